@@ -1,0 +1,47 @@
+"""
+### mlops_training
+
+Weekly training of every configured model (`include/models/*.yaml`), one task group per model:
+**validate → train → evaluate → register → promote**.
+
+- *train* runs the model's trainer in an MLflow run (experiment `mlops/<model>`).
+- *evaluate* scores the candidate and the current `champion` on the same holdout.
+- *register* creates one registered-model version per DAG run (a retry finds it) with alias `challenger`.
+- *promote* moves `champion` (keeping `previous_champion`) only when the gate passes, and then
+  updates the `mlops://<model>/champion` asset, which starts `mlops_deployment`.
+
+One model's failure does not stop the others. Connection: `mlflow_default`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag
+
+from mlops_provider.pipeline import model_pipeline
+from mlops_provider.settings import model_names
+
+
+@dag(
+    schedule="@weekly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["mlops", "training"],
+    default_args={
+        "owner": "mlops",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(minutes=30),
+    },
+)
+def mlops_training() -> None:
+    for model in model_names():
+        model_pipeline(model, reason="schedule")
+
+
+mlops_training()

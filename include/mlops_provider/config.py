@@ -1,0 +1,213 @@
+"""Per-model configuration: load and validate `include/models/<model>.yaml` with errors naming file and key."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlops_provider import settings
+from mlops_provider.exceptions import ConfigError
+
+MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "log_loss": False, "rmse": False, "r2": True}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    train: str = Field(description="training batch: a path relative to MLOPS_DATA_DIR, or a URI (file://, s3://)")
+    holdout: str | None = Field(None, description="holdout batch; when absent, a seeded split of `train`")
+    holdout_fraction: float = Field(0.2, gt=0, lt=1)
+    inference: str | None = Field(None, description="folder of the inference log windows")
+    conn_id: str | None = Field(None, description="Airflow connection for s3:// paths")
+
+
+class FeaturesConfig(_Strict):
+    numeric: list[str] = []
+    categorical: list[str] = []
+
+    @model_validator(mode="after")
+    def _some_features(self) -> FeaturesConfig:
+        if not self.numeric and not self.categorical:
+            raise ValueError("list at least one numeric or categorical feature")
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise ValueError(f"columns listed as both numeric and categorical: {sorted(both)}")
+        return self
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+class TrainerConfig(_Strict):
+    callable: str = "mlops_provider.training.sklearn:train_classifier"
+    params: dict[str, Any] = {}
+    seed: int = 42
+
+    @field_validator("callable")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        if not CALLABLE_PATH.match(value):
+            raise ValueError(f"'{value}' is not of the form 'package.module:function'")
+        module = value.split(":")[0]
+        try:
+            found = importlib.util.find_spec(module)
+        except ImportError as err:  # a parent package is missing
+            raise ValueError(f"module '{module}' cannot be imported: {err}") from err
+        if found is None:
+            raise ValueError(f"module '{module}' cannot be imported: no such module")
+        return value
+
+
+class GateConfig(_Strict):
+    metric: Literal["roc_auc", "accuracy", "f1", "log_loss", "rmse", "r2"] = "roc_auc"
+    minimum: float = Field(description="the candidate must reach this score (or stay under it, for losses)")
+    max_regression: float = Field(0.0, ge=0, description="how much worse than the champion is still accepted")
+    approval: bool = Field(False, description="wait for a person to approve before the alias moves")
+
+    @property
+    def higher_is_better(self) -> bool:
+        return HIGHER_IS_BETTER[self.metric]
+
+
+class DriftConfig(_Strict):
+    method: str | dict[str, str] = "auto"
+    threshold: float | None = None
+    drift_share: float = Field(0.5, gt=0, le=1)
+    min_rows: int = Field(200, ge=1)
+    window_minutes: int = Field(60, ge=1)
+    cooldown_minutes: int = Field(360, ge=0)
+
+
+class DeployConfig(_Strict):
+    target: Literal["local", "kubernetes", "sagemaker"] = "local"
+    strategy: Literal["rolling", "blue_green", "canary"] = "rolling"
+    canary_steps: list[int] = [10, 50, 100]
+    options: dict[str, Any] = {}
+
+    @field_validator("canary_steps")
+    @classmethod
+    def _ends_at_100(cls, steps: list[int]) -> list[int]:
+        if not steps or steps[-1] != 100 or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            raise ValueError(f"canary steps must rise and end at 100, got {steps}")
+        return steps
+
+
+class ModelConfig(_Strict):
+    name: str
+    description: str = ""
+    task: Literal["classification", "regression"] = "classification"
+    target: str
+    features: FeaturesConfig
+    data: DataConfig
+    trainer: TrainerConfig = TrainerConfig()
+    gate: GateConfig
+    suite: str | None = Field(None, description="Great Expectations suite file in include/expectations")
+    drift: DriftConfig = DriftConfig()
+    deploy: DeployConfig = DeployConfig()
+    source: str = Field("", exclude=True, description="the file this config came from")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not MODEL_NAME.match(value):
+            raise ValueError(f"'{value}' must be lowercase letters, digits and '_', starting with a letter")
+        return value
+
+    @model_validator(mode="after")
+    def _target_not_a_feature(self) -> ModelConfig:
+        if self.target in self.features.all:
+            raise ValueError(f"target '{self.target}' is also listed as a feature")
+        return self
+
+    def resolve(self, path: str) -> str:
+        """A data path as a URI: relative paths resolve against `MLOPS_DATA_DIR`."""
+        if "://" in path or path.startswith("/"):
+            return path
+        return f"{settings.data_dir().rstrip('/')}/{path}"
+
+    @property
+    def suite_path(self) -> Path:
+        return settings.expectations_dir() / (self.suite or f"{self.name}.json")
+
+    @property
+    def experiment_name(self) -> str:
+        return f"mlops/{self.name}"
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        message = message.removeprefix("Value error, ")
+        lines.append(f"key '{key}': {message}")
+    return "; ".join(lines)
+
+
+def parse_model_config(raw: Any, source: str) -> ModelConfig:
+    """Validate an already-parsed YAML document; `source` names the file in every error."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        config = ModelConfig.model_validate({**raw, "source": source})
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_format_errors(err)}") from None
+    stem = Path(source).stem
+    if config.name != stem:
+        raise ConfigError(f"{source}: key 'name': '{config.name}' must match the file name '{stem}'")
+    return config
+
+
+def load_model_config(model: str, *, check_paths: bool = True) -> ModelConfig:
+    """Load `<models_dir>/<model>.yaml`. With `check_paths`, local data files must exist."""
+    if not MODEL_NAME.match(model):
+        raise ConfigError(f"model name '{model}' is not a valid model name")
+    path = settings.models_dir() / f"{model}.yaml"
+    if not path.is_file():
+        known = ", ".join(settings.model_names()) or "none"
+        raise ConfigError(f"model '{model}' has no config file {path} (configured models: {known})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    config = parse_model_config(raw, str(path))
+    if check_paths:
+        check_data_paths(config)
+    return config
+
+
+def check_data_paths(config: ModelConfig) -> None:
+    """Local data files named by the config must exist (remote ones are checked when read)."""
+    for key in ("train", "holdout"):
+        value = getattr(config.data, key)
+        if value is None:
+            continue
+        uri = config.resolve(value)
+        local = uri.removeprefix("file://")
+        if "://" not in local and not Path(local).exists():
+            raise ConfigError(f"{config.source}: key 'data.{key}': file {local} does not exist")
+
+
+def load_callable(path: str, *, source: str = "trainer.callable") -> Any:
+    """Import `package.module:function`; errors name the key it came from."""
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:
+        raise ConfigError(f"{source}: cannot import module '{module_name}': {err}") from err
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"{source}: module '{module_name}' has no attribute '{attr}'") from None

@@ -1,0 +1,1 @@
+"""Hooks: connections and clients only."""

@@ -1,0 +1,176 @@
+"""MLflowHook: turns the `mlflow_default` connection into an MlflowClient, without touching os.environ."""
+
+from __future__ import annotations
+
+import base64
+import time
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.sdk import BaseHook
+
+from mlops_provider.exceptions import RegistryError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mlflow import MlflowClient
+
+# Basic-auth header for MLflow requests made in this process. MLflow reads credentials from
+# environment variables only; a request-header provider (registered as an entry point) lets us hand
+# them over without putting them into os.environ, where every child process would inherit them.
+_AUTH_HEADERS: dict[str, str] = {}
+
+
+class BasicAuthHeaderProvider:
+    """MLflow `RequestHeaderProvider` adding the basic-auth header of the active MLflowHook."""
+
+    def in_context(self) -> bool:
+        return bool(_AUTH_HEADERS)
+
+    def request_headers(self) -> dict[str, str]:
+        return dict(_AUTH_HEADERS)
+
+
+def tracking_uri_from(host: str | None, port: int | None, schema: str | None, extra: dict[str, Any]) -> str:
+    """Build the tracking URI from connection fields; `extra.tracking_uri` wins when set."""
+    if extra.get("tracking_uri"):
+        return str(extra["tracking_uri"]).rstrip("/")
+    if not host:
+        raise RegistryError("connection has no host: set host (e.g. http://mlflow:5000) or extra.tracking_uri")
+    if "://" not in host:
+        host = f"{schema or 'http'}://{host}"
+    parts = urlsplit(host)
+    netloc = parts.netloc if parts.port or not port else f"{parts.netloc}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+class MLflowHook(BaseHook):
+    """Client access to an MLflow tracking server and model registry.
+
+    Connection fields: host (``http://127.0.0.1:5000`` or a bare host with port), optional login and
+    password for MLflow's basic-auth app, and extras ``tracking_uri`` (overrides host) and ``ui_url``
+    (the address a browser uses, when it differs from the one tasks use).
+    """
+
+    conn_name_attr = "mlflow_conn_id"
+    default_conn_name = "mlflow_default"
+    conn_type = "mlflow"
+    hook_name = "MLflow"
+
+    def __init__(self, mlflow_conn_id: str = default_conn_name, *, probe_attempts: int = 4) -> None:
+        super().__init__()
+        self.mlflow_conn_id = mlflow_conn_id
+        self.probe_attempts = probe_attempts
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden-fields": ["schema"],
+            "relabeling": {"host": "Tracking URI", "login": "Username (basic auth)"},
+            "placeholders": {
+                "host": "http://mlflow:5000",
+                "extra": '{"ui_url": "http://localhost:5000"}',
+            },
+        }
+
+    @cached_property
+    def _connection(self) -> Any:
+        return self.get_connection(self.mlflow_conn_id)
+
+    @cached_property
+    def tracking_uri(self) -> str:
+        conn = self._connection
+        return tracking_uri_from(conn.host, conn.port, conn.schema, conn.extra_dejson)
+
+    @cached_property
+    def ui_url(self) -> str:
+        return str(self._connection.extra_dejson.get("ui_url") or self.tracking_uri).rstrip("/")
+
+    def _register_auth(self) -> None:
+        conn = self._connection
+        if conn.login and conn.password:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(conn.password)
+            token = base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode()
+            mask_secret(token)
+            _AUTH_HEADERS["Authorization"] = f"Basic {token}"
+
+    def probe(self) -> None:
+        """Fail fast, with backoff, when the tracking server does not answer (MLflow's own retries
+        take minutes and end in a message that does not name the server)."""
+        import requests
+
+        delay = 1.0
+        last: Exception | None = None
+        for attempt in range(1, self.probe_attempts + 1):
+            try:
+                response = requests.get(f"{self.tracking_uri}/health", timeout=5, headers=_AUTH_HEADERS)
+                if response.status_code < 500:
+                    return
+                last = RuntimeError(f"HTTP {response.status_code}")
+            except requests.RequestException as err:
+                last = err
+            if attempt < self.probe_attempts:
+                self.log.warning("MLflow at %s not answering (attempt %d): %s", self.tracking_uri, attempt, last)
+                time.sleep(delay)
+                delay *= 2
+        raise RegistryError(
+            f"MLflow tracking server at {self.tracking_uri} is unreachable after "
+            f"{self.probe_attempts} attempts: {last}"
+        )
+
+    def get_conn(self) -> MlflowClient:
+        """An `MlflowClient` bound to this connection's tracking and registry URI."""
+        from mlflow import MlflowClient
+
+        self._register_auth()
+        self.probe()
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    @contextmanager
+    def fluent(self) -> Iterator[MlflowClient]:
+        """Point MLflow's fluent API (`mlflow.start_run`, `log_model`) at this server for the block.
+
+        `mlflow.set_tracking_uri` and `set_registry_uri` also write MLFLOW_TRACKING_URI and
+        MLFLOW_REGISTRY_URI into os.environ; both they and MLflow's globals are restored on exit.
+        The URI never carries credentials.
+        """
+        import os
+
+        import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        client = self.get_conn()
+        names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+        saved_env = {name: os.environ.get(name) for name in names}
+        saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield client
+        finally:
+            tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            self.probe_attempts = 1
+            self.get_conn().search_experiments(max_results=1)
+        except Exception as err:
+            return False, str(err)
+        return True, f"MLflow at {self.tracking_uri} answered"
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def model_version_url(self, model: str, version: str | int) -> str:
+        return f"{self.ui_url}/#/models/{model}/versions/{version}"

@@ -1,0 +1,1 @@
+"""Operators: thin Airflow adapters over the package's domain modules."""

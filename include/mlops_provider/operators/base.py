@@ -1,0 +1,51 @@
+"""What every model operator shares: the model name, the MLflow hook, config loading, no-retry errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from mlops_provider.exceptions import ConfigError, DataError, EvaluationError, TrainingError, ValidationFailed
+from mlops_provider.hooks.mlflow import MLflowHook
+
+if TYPE_CHECKING:
+    from mlops_provider.config import ModelConfig
+
+# Errors a retry cannot fix: the same data, config and code give the same failure.
+DETERMINISTIC = (ConfigError, DataError, TrainingError, EvaluationError, ValidationFailed)
+
+
+@contextmanager
+def fail_without_retry() -> Iterator[None]:
+    """Turn deterministic errors into AirflowFailException (no retry); infrastructure errors still retry."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except DETERMINISTIC as err:
+        raise AirflowFailException(str(err)) from err
+
+
+class ModelOperator(BaseOperator):
+    """Base of the operators that act on one configured model (`include/models/<model>.yaml`)."""
+
+    template_fields: tuple[str, ...] = ("model",)
+    ui_color = "#d7ecf9"
+
+    def __init__(self, *, model: str, mlflow_conn_id: str = MLflowHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.mlflow_conn_id = mlflow_conn_id
+
+    @cached_property
+    def hook(self) -> MLflowHook:
+        return MLflowHook(self.mlflow_conn_id)
+
+    def load_config(self) -> ModelConfig:
+        from mlops_provider.config import load_model_config
+
+        return load_model_config(self.model)

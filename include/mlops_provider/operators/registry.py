@@ -1,0 +1,109 @@
+"""Operators that register a candidate in the MLflow model registry and promote it through the gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_provider.links import MLflowModelVersionLink
+from mlops_provider.operators.base import ModelOperator, fail_without_retry
+
+CHAMPION_ALIAS_EVENTS = "mlops_champion"
+
+
+class RegisterModelOperator(ModelOperator):
+    """Register the trained model as a version of `<model>`, tag it, and point `challenger` at it.
+
+    Idempotent: a retry of the same DAG run finds the version it registered and creates no other.
+    """
+
+    template_fields = ("model", "training", "reason", "extra_tags")
+    template_fields_renderers = {"training": "json", "extra_tags": "json"}
+    operator_extra_links = (MLflowModelVersionLink(),)
+
+    def __init__(self, *, training: Any, reason: str = "schedule", extra_tags: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.training = training
+        self.reason = reason
+        self.extra_tags = extra_tags or {}
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops_provider.registry import register
+
+        with fail_without_retry():
+            config = self.load_config()
+        client = self.hook.get_conn()
+        result = register(client, model=config.name, training=self.training, dag_run_id=context["run_id"],
+                          reason=self.reason, extra_tags={k: str(v) for k, v in self.extra_tags.items()})
+        MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, result["version"]))
+        self.log.info("Model %s: version %s %s, alias challenger set", config.name, result["version"],
+                      "registered" if result["created"] else "found (retry, nothing created)")
+        return result
+
+
+class PromoteModelOperator(ModelOperator):
+    """Move `champion` to the registered version when it passes the gate; keep `previous_champion`.
+
+    The gate: the candidate meets the configured minimum and is no worse than the champion by more
+    than `gate.max_regression`. The decision and both scores become version tags before the alias
+    moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
+    the task succeeds, saying why. A promotion emits the `mlops://<model>/champion` asset event.
+    """
+
+    template_fields = ("model", "registration", "evaluation")
+    template_fields_renderers = {"registration": "json", "evaluation": "json"}
+    operator_extra_links = (MLflowModelVersionLink(),)
+
+    def __init__(self, *, registration: Any, evaluation: Any, **kwargs: Any) -> None:
+        from airflow.sdk import AssetAlias
+
+        kwargs.setdefault("outlets", [AssetAlias(CHAMPION_ALIAS_EVENTS)])
+        super().__init__(**kwargs)
+        self.registration = registration
+        self.evaluation = evaluation
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops_provider.registry import alias_version, decide, move_champion, record_decision
+
+        with fail_without_retry():
+            config = self.load_config()
+        client = self.hook.get_conn()
+        version, evaluation = self.registration["version"], dict(self.evaluation)
+        champion_now = alias_version(client, config.name, "champion")
+        if champion_now not in (evaluation.get("champion_version"), version):
+            evaluation = self._rescore(config, client)
+        decision = decide(metric=config.gate.metric, higher_is_better=config.gate.higher_is_better,
+                          minimum=config.gate.minimum, max_regression=config.gate.max_regression,
+                          candidate=evaluation["candidate_score"], champion=evaluation.get("champion_score"),
+                          champion_version=evaluation.get("champion_version"))
+        record_decision(client, config.name, version, decision, evaluation)
+        MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
+        result = {"model": config.name, "version": version, "promoted": decision.promote,
+                  "reason": decision.reason, "previous_champion": evaluation.get("champion_version")}
+        if not decision.promote:
+            self.log.warning("Model %s v%s NOT promoted: %s. Champion stays v%s.", config.name, version,
+                             decision.reason, evaluation.get("champion_version"))
+            return result
+        result["previous_champion"] = move_champion(client, config.name, version)
+        self._emit_champion_event(context, result)
+        self.log.info("Model %s v%s is champion: %s", config.name, version, decision.reason)
+        return result
+
+    def _rescore(self, config: Any, client: Any) -> dict[str, Any]:
+        from mlops_provider.training.run import evaluate
+
+        self.log.info("Champion moved since evaluation; scoring again against the new champion")
+        with fail_without_retry(), self.hook.fluent() as fluent_client:
+            return evaluate(config, fluent_client, candidate_uri=self.registration["model_uri"])
+
+    def _emit_champion_event(self, context: Any, result: dict[str, Any]) -> None:
+        from airflow.sdk import Asset, AssetAlias
+
+        from mlops_provider.assets import champion_asset
+
+        if not any(isinstance(o, AssetAlias) and o.name == CHAMPION_ALIAS_EVENTS for o in self.outlets):
+            return
+        asset: Asset = champion_asset(result["model"])
+        context["outlet_events"][AssetAlias(CHAMPION_ALIAS_EVENTS)].add(
+            asset, extra={"version": result["version"], "previous_champion": result["previous_champion"]}
+        )

@@ -1,0 +1,85 @@
+"""Operators that train a model in an MLflow run and score it against the champion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_provider.links import MLflowRunLink
+from mlops_provider.operators.base import ModelOperator, fail_without_retry
+
+
+class TrainModelOperator(ModelOperator):
+    """Train `model` with its configured trainer inside an MLflow run in experiment `mlops/<model>`.
+
+    Logs params, the holdout metric, signature, input example, the training data as a dataset input
+    with its digest, and the drift reference profile. A retry of the same DAG run reuses its finished
+    MLflow run. Returns ``{model, run_id, model_uri, metrics, data_digest, ...}``.
+    """
+
+    template_fields = ("model", "reason")
+    operator_extra_links = (MLflowRunLink(),)
+
+    def __init__(self, *, reason: str = "schedule", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops_provider.training.run import train_and_log
+
+        with fail_without_retry():
+            config = self.load_config()
+            with self.hook.fluent() as client:
+                result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
+                                       profile_writer=_profile_writer())
+        url = self.hook.run_url(result["experiment_id"], result["run_id"])
+        MLflowRunLink.persist(context, url)
+        self.log.info("Model %s: %s run %s (%s)", self.model, "reused" if result["reused"] else "trained",
+                      result["run_id"], url)
+        return result
+
+
+def _profile_writer() -> Any:
+    """Logs the drift reference profile of the training data, when the drift engine is installed."""
+    try:
+        from mlops_provider.drift import ReferenceProfile
+    except ImportError:
+        return None
+
+    def write(frame: Any, run_id: str) -> None:
+        import tempfile
+        from pathlib import Path
+
+        import mlflow
+
+        from mlops_provider.training.run import PROFILE_ARTIFACT
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(PROFILE_ARTIFACT).name
+            ReferenceProfile.fit(frame).save(path)
+            mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT).parent))
+
+    return write
+
+
+class EvaluateModelOperator(ModelOperator):
+    """Score the candidate of `training` and the current champion on the same holdout."""
+
+    template_fields = ("model", "training")
+
+    def __init__(self, *, training: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.training = training
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops_provider.training.run import evaluate
+
+        with fail_without_retry():
+            config = self.load_config()
+            with self.hook.fluent() as client:
+                result = evaluate(config, client, candidate_uri=self.training["model_uri"])
+        if result["champion_error"]:
+            self.log.warning("Champion could not be scored, gating on the minimum only: %s",
+                             result["champion_error"])
+        self.log.info("Model %s: candidate %s=%.4f, champion v%s %s", self.model, result["metric"],
+                      result["candidate_score"], result["champion_version"], result["champion_score"])
+        return result

@@ -1,0 +1,27 @@
+"""The per-model task chain shared by `mlops_training` and `mlops_retraining`: one definition, no copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import TaskGroup
+
+from mlops_provider.operators.registry import PromoteModelOperator, RegisterModelOperator
+from mlops_provider.operators.training import EvaluateModelOperator, TrainModelOperator
+
+
+def model_pipeline(model: str, *, reason: str = "schedule", group_id: str | None = None,
+                   extra_tags: dict[str, Any] | None = None) -> TaskGroup:
+    """validate -> train -> evaluate -> register -> promote for one model, as a task group.
+
+    `model` and `reason` may be Jinja templates (``"{{ params.model }}"``) for triggered DAGs.
+    """
+    with TaskGroup(group_id or model, tooltip=f"train and gate {model}") as group:
+        train = TrainModelOperator(task_id="train", model=model, reason=reason)
+        evaluate = EvaluateModelOperator(task_id="evaluate", model=model, training=train.output)
+        register = RegisterModelOperator(task_id="register", model=model, training=train.output, reason=reason,
+                                         extra_tags=extra_tags)
+        promote = PromoteModelOperator(task_id="promote", model=model, registration=register.output,
+                                       evaluation=evaluate.output)
+        train >> evaluate >> register >> promote
+    return group

@@ -1,0 +1,126 @@
+"""The model registry steps: register a candidate once per DAG run, decide the gate, move aliases last.
+
+Plain MLflow client calls; no Airflow import.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_provider.exceptions import RegistryError
+from mlops_provider.training.run import TAG_DAG_RUN, TAG_DIGEST, TAG_REASON
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
+
+
+def _missing(err: Exception) -> bool:
+    return getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
+
+
+def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
+    """The version an alias points at, or None when the alias (or the model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(model, alias).version)
+    except MlflowException as err:
+        if _missing(err) or "not found" in str(err).lower():
+            return None
+        raise
+
+
+def find_version(client: MlflowClient, model: str, run_id: str, dag_run_id: str) -> Any | None:
+    """The version this DAG run already registered from this training run, if any."""
+    versions = client.search_model_versions(f"name = '{model}' and run_id = '{run_id}'")
+    mine = [v for v in versions if v.tags.get(TAG_DAG_RUN) == dag_run_id]
+    return min(mine, key=lambda v: int(v.version)) if mine else None
+
+
+def register(client: MlflowClient, *, model: str, training: dict[str, Any], dag_run_id: str, reason: str,
+             extra_tags: dict[str, str] | None = None, wait_seconds: float = 60) -> dict[str, Any]:
+    """Register the trained model as a version of `model` and point `challenger` at it. Idempotent."""
+    from mlflow.exceptions import MlflowException
+
+    existing = find_version(client, model, training["run_id"], dag_run_id)
+    if existing is None:
+        try:
+            client.create_registered_model(model, tags={"mlops.managed": "true"})
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: training.get("data_digest", ""),
+                **(extra_tags or {})}
+        existing = client.create_model_version(model, source=training["model_uri"], run_id=training["run_id"],
+                                               tags=tags, model_id=training.get("model_id"))
+        created = True
+    else:
+        created = False
+    _wait_ready(client, model, str(existing.version), wait_seconds)
+    client.set_registered_model_alias(model, CHALLENGER, str(existing.version))
+    return {"model": model, "version": str(existing.version), "created": created,
+            "run_id": training["run_id"], "model_uri": f"models:/{model}/{existing.version}"}
+
+
+def _wait_ready(client: MlflowClient, model: str, version: str, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        status = client.get_model_version(model, version).status
+        if status == "READY":
+            return
+        if status == "FAILED_REGISTRATION" or time.monotonic() > deadline:
+            raise RegistryError(f"model '{model}' version {version} is {status}, not READY")
+        time.sleep(0.5)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+
+
+def decide(*, metric: str, higher_is_better: bool, minimum: float, max_regression: float,
+           candidate: float, champion: float | None, champion_version: str | None) -> GateDecision:
+    """Absolute minimum first, then no worse than the champion by more than `max_regression`."""
+    sign = 1.0 if higher_is_better else -1.0
+    if sign * (candidate - minimum) < 0:
+        bound = "minimum" if higher_is_better else "maximum"
+        return GateDecision(False, f"{metric} {candidate:.4f} misses the {bound} {minimum:.4f}")
+    if champion is None:
+        return GateDecision(True, f"{metric} {candidate:.4f} meets {minimum:.4f} and there is no scored champion")
+    worse_by = sign * (champion - candidate)
+    if worse_by > max_regression:
+        return GateDecision(False, f"{metric} {candidate:.4f} is worse than champion v{champion_version} "
+                                   f"({champion:.4f}) by {worse_by:.4f}, more than the allowed {max_regression:.4f}")
+    return GateDecision(True, f"{metric} {candidate:.4f} vs champion v{champion_version} {champion:.4f} "
+                              f"(allowed regression {max_regression:.4f})")
+
+
+def record_decision(client: MlflowClient, model: str, version: str, decision: GateDecision,
+                    evaluation: dict[str, Any]) -> None:
+    tags = {
+        "mlops.decision": "promoted" if decision.promote else "rejected",
+        "mlops.gate": decision.reason[:5000],
+        "mlops.metric": evaluation["metric"],
+        "mlops.score.candidate": f"{evaluation['candidate_score']:.6f}",
+        "mlops.score.champion": ("" if evaluation.get("champion_score") is None
+                                 else f"{evaluation['champion_score']:.6f}"),
+        "mlops.champion_at_decision": evaluation.get("champion_version") or "",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(model, version, key, value)
+
+
+def move_champion(client: MlflowClient, model: str, version: str) -> str | None:
+    """Point `champion` at `version`, keeping the old one as `previous_champion`. Returns the old one."""
+    old = alias_version(client, model, CHAMPION)
+    if old == version:
+        return alias_version(client, model, PREVIOUS)
+    if old is not None:
+        client.set_registered_model_alias(model, PREVIOUS, old)
+    client.set_registered_model_alias(model, CHAMPION, version)  # the last step, always
+    return old

@@ -1,0 +1,195 @@
+"""Train a configured model inside an MLflow run, and score candidates against the champion.
+
+Plain MLflow and pandas; the caller points MLflow at a tracking server (see `MLflowHook.fluent`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlops_provider import data as datasets
+from mlops_provider.config import ModelConfig, load_callable
+from mlops_provider.exceptions import EvaluationError, TrainingError
+from mlops_provider.training.metrics import score
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+TAG_DAG_RUN = "mlops.dag_run_id"
+TAG_REASON = "mlops.reason"
+TAG_DIGEST = "mlops.data_digest"
+TAG_MODEL = "mlops.model"
+PROFILE_ARTIFACT = "drift/reference_profile.npz"
+
+
+def load_batches(config: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """(train, holdout, data digest, data uri) for a model: the holdout file or a seeded split."""
+    uri = config.resolve(config.data.train)
+    frame = datasets.read_table(uri, conn_id=config.data.conn_id, what=f"model '{config.name}': training data")
+    what = f"model '{config.name}': training data {uri}"
+    datasets.require_columns(frame, [*config.features.all, config.target], what=what)
+    digest = datasets.digest(frame)
+    if config.data.holdout:
+        holdout_uri = config.resolve(config.data.holdout)
+        holdout = datasets.read_table(holdout_uri, conn_id=config.data.conn_id,
+                                      what=f"model '{config.name}': holdout data")
+        datasets.require_columns(holdout, [*config.features.all, config.target],
+                                 what=f"model '{config.name}': holdout data {holdout_uri}")
+        return frame, holdout, digest, uri
+    train, holdout = datasets.split_holdout(frame, target=config.target, fraction=config.data.holdout_fraction,
+                                            seed=config.trainer.seed)
+    return train, holdout, digest, uri
+
+
+def find_finished_run(client: MlflowClient, experiment_id: str, dag_run_id: str, digest: str) -> Any | None:
+    """The finished run this DAG run already trained on this data, if any (so a retry retrains nothing)."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=(f"tags.`{TAG_DAG_RUN}` = '{dag_run_id}' and tags.`{TAG_DIGEST}` = '{digest}' "
+                       "and attributes.status = 'FINISHED'"),
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def _fit(config: ModelConfig, train: pd.DataFrame) -> Any:
+    trainer = load_callable(config.trainer.callable, source=f"{config.source}: key 'trainer.callable'")
+    try:
+        model = trainer(train, target=config.target, numeric=list(config.features.numeric),
+                        categorical=list(config.features.categorical), params=dict(config.trainer.params),
+                        seed=config.trainer.seed)
+    except Exception as err:
+        raise TrainingError(
+            f"model '{config.name}': trainer '{config.trainer.callable}' raised {type(err).__name__}: {err}"
+        ) from err
+    if not hasattr(model, "predict"):
+        raise TrainingError(f"model '{config.name}': trainer '{config.trainer.callable}' returned "
+                            f"{type(model).__name__}, which has no predict()")
+    return model
+
+
+def features_frame(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's input columns, categorical ones as object dtype (what the served model receives)."""
+    return frame[config.features.all].astype({c: "object" for c in config.features.categorical})
+
+
+def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str, reason: str,
+                  profile_writer: Any = None) -> dict[str, Any]:
+    """Train in a new MLflow run (or return the finished run of this DAG run) and describe it."""
+    import mlflow
+    import mlflow.data
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    train, holdout, digest, uri = load_batches(config)
+    experiment = mlflow.set_experiment(config.experiment_name)
+    existing = find_finished_run(client, experiment.experiment_id, dag_run_id, digest)
+    if existing is not None:
+        return _describe(existing, client, config, digest, uri, reused=True)
+
+    tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: digest, TAG_MODEL: config.name}
+    with mlflow.start_run(run_name=f"{config.name}-{dag_run_id}"[:250], tags=tags) as run:
+        mlflow.log_params({"trainer": config.trainer.callable, "seed": config.trainer.seed,
+                           "train_rows": len(train), "holdout_rows": len(holdout),
+                           **{f"param.{k}": v for k, v in config.trainer.params.items()}})
+        dataset = mlflow.data.from_pandas(train, source=uri, targets=config.target, name=f"{config.name}-train")
+        mlflow.log_input(dataset, context="training")
+        model = _fit(config, train)
+        holdout = holdout.assign(**features_frame(config, holdout))
+        metric = config.gate.metric
+        mlflow.log_metric(f"holdout_{metric}", score(model, holdout, target=config.target,
+                                                     features=config.features.all, metric=metric,
+                                                     label=f"model '{config.name}' candidate"))
+        example = features_frame(config, train.head(5))
+        signature = infer_signature(example, model.predict(example))
+        mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example,
+                                 **_serialization(model))
+        if profile_writer is not None:
+            profile_writer(train[config.features.all], run.info.run_id)
+    return _describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False)
+
+
+def _describe(run: Any, client: MlflowClient, config: ModelConfig, digest: str, uri: str,
+              *, reused: bool) -> dict[str, Any]:
+    models = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'",
+        max_results=1,
+    )
+    if not models:
+        raise TrainingError(f"model '{config.name}': run {run.info.run_id} has no logged model")
+    return {
+        "model": config.name,
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "model_uri": f"models:/{models[0].model_id}",
+        "model_id": models[0].model_id,
+        "metrics": {k: float(v) for k, v in run.data.metrics.items()},
+        "data_digest": digest,
+        "data_uri": uri,
+        "reused": reused,
+    }
+
+
+def _serialization(model: Any) -> dict[str, Any]:
+    """skops (no arbitrary code on load) trusting exactly the types of the model we just trained;
+    cloudpickle for models skops cannot write."""
+    try:
+        import skops.io
+
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    except Exception:
+        return {"serialization_format": "cloudpickle"}
+    return {"serialization_format": "skops", "skops_trusted_types": trusted}
+
+
+def load_sklearn(model_uri: str) -> Any:
+    """Load a model of our registry (`models:/...` only). MLflow refuses to deserialize any sklearn
+    model unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is true; we allow it for this one load, since the
+    URI can only name a model our own training registered in the configured registry."""
+    import os
+
+    import mlflow.sklearn
+
+    if not model_uri.startswith("models:/"):
+        raise EvaluationError(f"refusing to load '{model_uri}': models are loaded only from the registry")
+    flag = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
+    before = os.environ.get(flag)
+    os.environ[flag] = "true"
+    try:
+        return mlflow.sklearn.load_model(model_uri)
+    finally:
+        if before is None:
+            os.environ.pop(flag, None)
+        else:
+            os.environ[flag] = before
+
+
+def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str) -> dict[str, Any]:
+    """Score the candidate and the current champion on the same holdout."""
+    from mlflow.exceptions import MlflowException
+
+    _, holdout, digest, _ = load_batches(config)
+    metric, target, features = config.gate.metric, config.target, config.features.all
+    holdout = holdout.assign(**features_frame(config, holdout))
+    candidate = score(load_sklearn(candidate_uri), holdout, target=target, features=features, metric=metric,
+                      label=f"model '{config.name}' candidate {candidate_uri}")
+    result: dict[str, Any] = {"metric": metric, "candidate_score": candidate, "champion_version": None,
+                              "champion_score": None, "champion_error": None, "holdout_rows": len(holdout),
+                              "data_digest": digest}
+    try:
+        champion = client.get_model_version_by_alias(config.name, "champion")
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST" and "not found" not in str(err).lower():
+            raise
+        return result
+    result["champion_version"] = str(champion.version)
+    try:
+        result["champion_score"] = score(load_sklearn(f"models:/{config.name}/{champion.version}"), holdout,
+                                         target=target, features=features, metric=metric,
+                                         label=f"model '{config.name}' champion v{champion.version}")
+    except EvaluationError as err:
+        if "only one class" in str(err):
+            raise
+        result["champion_error"] = str(err)
+    return result
