@@ -42,10 +42,10 @@ def generate(n: int = 5000, *, seed: int = 7, drift: float = 0.0, corrupt: bool 
     region = rng.choice(REGIONS, n, p=[0.3, 0.25, 0.25, 0.2])
     employment = rng.choice(EMPLOYMENT, n, p=[0.62, 0.14, 0.12, 0.07, 0.05])
 
-    logit = (-1.2 - 0.012 * (credit - 690) + 2.8 * (dti - 0.28) + 0.45 * late
-             + 0.9 * (loan_amount / income - 0.3) - 0.03 * (years - 6)
-             + 0.6 * (employment == "unemployed") + 0.35 * (purpose == "small_business")
-             + 0.25 * (home == "RENT") + 0.15 * (term == 60))
+    logit = (-1.9 - 0.022 * (credit - 690) + 4.0 * (dti - 0.28) + 0.6 * late
+             + 1.2 * (loan_amount / income - 0.3) - 0.05 * (years - 6)
+             + 0.9 * (employment == "unemployed") + 0.5 * (purpose == "small_business")
+             + 0.3 * (home == "RENT") + 0.2 * (term == 60))
     default = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
 
     frame = pd.DataFrame({

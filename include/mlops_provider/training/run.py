@@ -70,8 +70,11 @@ def _fit(config: ModelConfig, train: pd.DataFrame) -> Any:
 
 
 def features_frame(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's input columns, categorical ones as object dtype (what the served model receives)."""
-    return frame[config.features.all].astype({c: "object" for c in config.features.categorical})
+    """The model's input columns as the served model receives them: categorical ones as object, numeric
+    ones as float64 (an integer column with a missing value arrives as float and must pass the signature)."""
+    dtypes = {c: "object" for c in config.features.categorical}
+    dtypes.update({c: "float64" for c in config.features.numeric})
+    return frame[config.features.all].astype(dtypes)
 
 
 def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str, reason: str,

@@ -1,0 +1,149 @@
+"""mlops_training run with dag.test() against a real MLflow server; then the registry is checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def states(run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def client_for(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str, demo_env: Path,
+                                                                load_dag: Any) -> None:
+    run = load_dag("mlops_training").test()
+
+    assert str(run.state) == "success", states(run)
+    client = client_for(mlflow_conn)
+    for model in ("credit_default", "breast_cancer"):
+        versions = client.search_model_versions(f"name = '{model}'")
+        assert len(versions) == 1, f"{model}: expected one version, got {len(versions)}"
+        version = versions[0]
+        aliases = client.get_registered_model(model).aliases
+        assert aliases.get("champion") == version.version
+        assert aliases.get("challenger") == version.version
+        assert version.tags["mlops.dag_run_id"] == run.run_id
+        assert version.tags["mlops.reason"] == "schedule"
+        assert version.tags["mlops.decision"] == "promoted"
+        assert float(version.tags["mlops.score.candidate"]) >= 0.7
+        mlflow_run = client.get_run(version.run_id)
+        assert client.get_experiment(mlflow_run.info.experiment_id).name == f"mlops/{model}"
+        assert "holdout_roc_auc" in mlflow_run.data.metrics
+        assert mlflow_run.data.params["trainer"].endswith(("train_classifier",))
+        inputs = mlflow_run.inputs.dataset_inputs
+        assert inputs and inputs[0].dataset.digest and inputs[0].dataset.source
+        assert version.tags["mlops.data_digest"] == mlflow_run.data.tags["mlops.data_digest"]
+
+
+@pytest.fixture
+def private_model(demo_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A models folder holding one copy of credit_default under a name no other test uses."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("MLOPS_MODELS_DIR", str(folder))
+    monkeypatch.setenv("MLOPS_DATA_DIR", str(demo_data_dir))
+    base = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
+
+    def write(name: str, **changes: Any) -> str:
+        config = {**base, "name": name, **changes}
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
+        return name
+
+    return write
+
+
+def test_worse_model_leaves_champion_in_place(mlflow_conn: str, private_model: Any, load_dag: Any) -> None:
+    name = private_model("credit_worse")
+    first = load_dag("mlops_training").test()
+    assert str(first.state) == "success", states(first)
+
+    private_model(name, trainer={"callable": "mlops_provider.training.sklearn:train_classifier",
+                                 "params": {"estimator": "hist_gradient_boosting", "max_iter": 1, "max_depth": 1}, "seed": 42},
+                  gate={"metric": "roc_auc", "minimum": 0.5, "max_regression": 0.01})
+    second = load_dag("mlops_training").test()
+
+    assert str(second.state) == "success", states(second)
+    client = client_for(mlflow_conn)
+    versions = {v.version: v for v in client.search_model_versions(f"name = '{name}'")}
+    assert sorted(versions) == ["1", "2"]
+    aliases = client.get_registered_model(name).aliases
+    assert aliases["champion"] == "1", "a worse challenger must not move champion"
+    assert aliases["challenger"] == "2"
+    assert "previous_champion" not in aliases
+    rejected = versions["2"].tags
+    assert rejected["mlops.decision"] == "rejected"
+    assert "worse than champion v1" in rejected["mlops.gate"] or "regress" in rejected["mlops.gate"]
+    assert float(rejected["mlops.score.champion"]) > float(rejected["mlops.score.candidate"])
+
+
+def test_better_model_moves_champion_and_keeps_previous(mlflow_conn: str, private_model: Any,
+                                                        load_dag: Any) -> None:
+    name = private_model("credit_better", trainer={
+        "callable": "mlops_provider.training.sklearn:train_classifier",
+        "params": {"estimator": "hist_gradient_boosting", "max_iter": 1, "max_depth": 1}, "seed": 42},
+        gate={"metric": "roc_auc", "minimum": 0.5, "max_regression": 0.01})
+    assert str(load_dag("mlops_training").test().state) == "success"
+    private_model(name, gate={"metric": "roc_auc", "minimum": 0.5, "max_regression": 0.01})
+    assert str(load_dag("mlops_training").test().state) == "success"
+
+    aliases = client_for(mlflow_conn).get_registered_model(name).aliases
+    assert aliases["champion"] == "2"
+    assert aliases["previous_champion"] == "1"
+
+
+def test_one_model_failing_does_not_stop_the_others(mlflow_conn: str, private_model: Any,
+                                                    load_dag: Any) -> None:
+    good = private_model("credit_ok")
+    bad = private_model("credit_broken", target="no_such_column")
+    run = load_dag("mlops_training").test()
+
+    got = states(run)
+    assert got[f"{good}.promote"] == "success"
+    assert got[f"{bad}.train"] == "failed"
+    assert got[f"{bad}.register"] == "upstream_failed"
+    assert not client_for(mlflow_conn).search_registered_models(f"name = '{bad}'")
+
+
+def test_register_twice_in_one_dag_run_creates_one_version(mlflow_conn: str, private_model: Any,
+                                                           load_dag: Any) -> None:
+    """A retried register task (same DAG run) finds its version instead of creating a second."""
+    from mlops_provider.operators.registry import RegisterModelOperator
+    from mlops_provider.operators.training import TrainModelOperator
+
+    name = private_model("credit_retry")
+    context = {"run_id": "manual__retry-test", "ti": _XComSink()}
+    training = TrainModelOperator(task_id="train", model=name).execute(context)
+    retrained = TrainModelOperator(task_id="train", model=name).execute(context)
+    assert retrained["run_id"] == training["run_id"] and retrained["reused"]
+
+    register = RegisterModelOperator(task_id="register", model=name, training=training, reason="manual")
+    first = register.execute(context)
+    second = register.execute(context)
+
+    assert (first["version"], first["created"]) == ("1", True)
+    assert (second["version"], second["created"]) == ("1", False)
+    versions = client_for(mlflow_conn).search_model_versions(f"name = '{name}'")
+    assert len(versions) == 1
+    assert versions[0].tags["mlops.reason"] == "manual"
+
+
+class _XComSink:
+    """The one TaskInstance method the operators call outside Airflow: pushing the link URL."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
