@@ -19,8 +19,9 @@ def score(model: Any, holdout: pd.DataFrame, *, target: str, features: list[str]
 
     y = holdout[target]
     if metric in PROBABILITY_METRICS | {"accuracy", "f1"} and y.nunique() < 2:
+        only = y.iloc[0].item() if hasattr(y.iloc[0], "item") else y.iloc[0]
         raise EvaluationError(
-            f"holdout has only one class of '{target}' ({y.iloc[0]!r}): {metric} needs at least two; "
+            f"{label}: holdout has only one class of '{target}' ({only!r}): {metric} needs at least two; "
             "use a larger or stratified holdout"
         )
     X = holdout[features]

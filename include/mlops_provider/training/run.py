@@ -81,8 +81,8 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
                   profile_writer: Any = None) -> dict[str, Any]:
     """Train in a new MLflow run (or return the finished run of this DAG run) and describe it."""
     import mlflow
-    import mlflow.data
     import mlflow.sklearn
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
     train, holdout, digest, uri = load_batches(config)
@@ -96,7 +96,7 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
         mlflow.log_params({"trainer": config.trainer.callable, "seed": config.trainer.seed,
                            "train_rows": len(train), "holdout_rows": len(holdout),
                            **{f"param.{k}": v for k, v in config.trainer.params.items()}})
-        dataset = mlflow.data.from_pandas(train, source=uri, targets=config.target, name=f"{config.name}-train")
+        dataset = from_pandas(train, source=uri, targets=config.target, name=f"{config.name}-train")
         mlflow.log_input(dataset, context="training")
         model = _fit(config, train)
         holdout = holdout.assign(**features_frame(config, holdout))

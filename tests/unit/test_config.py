@@ -1,0 +1,80 @@
+"""Per-model config: the demo configs load, and every kind of mistake names the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlops_provider.config import load_model_config
+from mlops_provider.exceptions import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
+
+
+@pytest.fixture
+def models(tmp_path: Path, demo_env: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("MLOPS_MODELS_DIR", str(tmp_path))
+
+    def write(raw: Any, name: str = "credit_default") -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw))
+        return path
+
+    return write
+
+
+@pytest.mark.parametrize("model", ["credit_default", "breast_cancer"])
+def test_demo_configs_load(model: str, demo_env: Path) -> None:
+    config = load_model_config(model)
+    assert config.name == model
+    assert config.experiment_name == f"mlops/{model}"
+    assert config.resolve(config.data.train).startswith(str(demo_env))
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"colour": "red"}, "key 'colour': unknown key"),
+    ({"gate": {"metric": "roc_auc", "minimum": 0.7, "max_regresion": 0.1}}, "key 'gate.max_regresion': unknown key"),
+    ({"gate": {"metric": "roc_auc"}}, "key 'gate.minimum': Field required"),
+    ({"gate": {"metric": "roc_auc", "minimum": "high"}}, "key 'gate.minimum'"),
+    ({"gate": {"metric": "auc", "minimum": 0.7}}, "key 'gate.metric'"),
+    ({"features": {"numeric": "age"}}, "key 'features.numeric'"),
+    ({"trainer": {"callable": "no_such_package.mod:fit"}}, "key 'trainer.callable': module 'no_such_package.mod'"),
+    ({"trainer": {"callable": "not a path"}}, "key 'trainer.callable': 'not a path' is not of the form"),
+    ({"deploy": {"strategy": "canary", "canary_steps": [50, 20]}}, "key 'deploy.canary_steps'"),
+    ({"target": "age"}, "target 'age' is also listed as a feature"),
+    ({"name": "other_name"}, "key 'name': 'other_name' must match the file name 'credit_default'"),
+])
+def test_config_mistakes_name_file_and_key(models: Any, change: dict[str, Any], expected: str) -> None:
+    path = models({**BASE, **change})
+    with pytest.raises(ConfigError) as caught:
+        load_model_config("credit_default")
+    assert str(path) in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_missing_required_section(models: Any) -> None:
+    path = models({k: v for k, v in BASE.items() if k != "data"})
+    with pytest.raises(ConfigError, match=r"key 'data': Field required") as caught:
+        load_model_config("credit_default")
+    assert str(path) in str(caught.value)
+
+
+def test_missing_data_file_names_file_and_key(models: Any) -> None:
+    models({**BASE, "data": {"train": "nowhere/train.parquet"}})
+    with pytest.raises(ConfigError, match=r"key 'data.train': file .*nowhere/train.parquet does not exist"):
+        load_model_config("credit_default")
+
+
+def test_invalid_yaml_and_unknown_model(models: Any) -> None:
+    path = models("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML") as caught:
+        load_model_config("credit_default")
+    assert str(path) in str(caught.value)
+    with pytest.raises(ConfigError, match=r"model 'nope' has no config file .*configured models: credit_default"):
+        load_model_config("nope")
+    with pytest.raises(ConfigError, match="not a valid model name"):
+        load_model_config("../etc/passwd")
