@@ -1,0 +1,85 @@
+"""The `mlops` console script: validate data, write demo data, apply Airflow settings, run the local demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mlops_provider.exceptions import MlopsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from mlops_provider.validation.cli import main as validate_main
+
+    return validate_main(args.rest)
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from mlops_provider.demo.datasets import write_demo_data
+    from mlops_provider.settings import data_dir
+
+    folder = Path(args.data_dir or data_dir())
+    for model, path in write_demo_data(folder, rows=args.rows, drift=args.drift, corrupt=args.corrupt).items():
+        print(f"{model}: {path}")
+    return EXIT_OK
+
+
+def _settings_apply(args: argparse.Namespace) -> int:
+    from mlops_provider.airflow_settings import apply_settings
+
+    for line in apply_settings(args.file):
+        print(f"applied {line}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mlops_provider.demo import stack
+
+    actions: dict[str, Callable[[], int]] = {"up": stack.up, "down": stack.down, "status": stack.status}
+    return actions[args.action]()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops", description="The machine-learning lifecycle on Airflow.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="validate a data file against a model's expectation suite",
+                                   add_help=False)
+    validate.add_argument("rest", nargs=argparse.REMAINDER)
+    validate.set_defaults(handler=_validate)
+
+    demo_data = commands.add_parser("demo-data", help="write the demo models' datasets")
+    demo_data.add_argument("--data-dir", help="target folder (default: MLOPS_DATA_DIR or ./data)")
+    demo_data.add_argument("--rows", type=int, default=5000, help="rows of credit_default data")
+    demo_data.add_argument("--drift", type=float, default=0.0, help="0..1: shift, widen, re-mix, add nulls")
+    demo_data.add_argument("--corrupt", action="store_true", help="break the data (fails validation)")
+    demo_data.set_defaults(handler=_demo_data)
+
+    settings = commands.add_parser("settings", help="apply airflow_settings.yaml to the configured Airflow")
+    settings_commands = settings.add_subparsers(dest="action", required=True)
+    apply = settings_commands.add_parser("apply", help="create or update connections, variables and pools")
+    apply.add_argument("file", nargs="?", default="airflow_settings.yaml")
+    apply.set_defaults(handler=_settings_apply)
+
+    demo = commands.add_parser("demo", help="the local demo stack: MLflow + Airflow standalone under .demo/")
+    demo.add_argument("action", choices=["up", "down", "status"])
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except MlopsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""The local demo stack behind `make demo`: MLflow (SQLite) and `airflow standalone` under `.demo/`.
+
+`up` starts both in the background (logs in `.demo/logs/`), applies `airflow_settings.yaml`, writes the
+demo data, unpauses and triggers `mlops_training` through the real scheduler, waits for it, and prints
+a summary with the URLs and the login. `down` stops both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mlops_provider.settings import PROJECT_DIR
+
+DEMO_DIR = PROJECT_DIR / ".demo"
+LOGS = DEMO_DIR / "logs"
+AIRFLOW_HOME = DEMO_DIR / "airflow"
+DATA_DIR = DEMO_DIR / "data"
+AIRFLOW_PORT = int(os.environ.get("MLOPS_DEMO_AIRFLOW_PORT", "8080"))
+MLFLOW_PORT = int(os.environ.get("MLOPS_DEMO_MLFLOW_PORT", "5000"))
+AIRFLOW_URL = f"http://127.0.0.1:{AIRFLOW_PORT}"
+MLFLOW_URL = f"http://127.0.0.1:{MLFLOW_PORT}"
+USER, PASSWORD = "admin", "admin"
+BIN = Path(sys.executable).parent
+
+
+class DemoError(RuntimeError):
+    """A demo step failed; the message says which and where its log is."""
+
+
+def demo_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLFLOW_", "MLOPS_"))}
+    env.update({
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(AIRFLOW_HOME / "passwords.json"),
+        "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
+        "AIRFLOW__API__BASE_URL": AIRFLOW_URL,
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
+        "MLOPS_DATA_DIR": str(DATA_DIR),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    })
+    return env
+
+
+def _log(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pid_file(name: str) -> Path:
+    return DEMO_DIR / f"{name}.pid"
+
+
+def _running(name: str) -> int | None:
+    path = _pid_file(name)
+    if not path.exists():
+        return None
+    pid = int(path.read_text())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        path.unlink()
+        return None
+    return pid
+
+
+def _start(name: str, cmd: list[str], port: int) -> None:
+    if _running(name):
+        _log(f"{name} already running (pid {_running(name)})")
+        return
+    if _port_open(port):
+        raise DemoError(f"port {port} is taken by another program; stop it or set "
+                        f"MLOPS_DEMO_{name.upper()}_PORT")
+    log = LOGS / f"{name}.log"
+    with log.open("a") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=demo_env(), cwd=PROJECT_DIR,
+                                start_new_session=True)
+    _pid_file(name).write_text(str(proc.pid))
+    _log(f"started {name} (pid {proc.pid}), log {log.relative_to(PROJECT_DIR)}")
+
+
+def _wait_http(url: str, name: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _running(name):
+            raise DemoError(f"{name} exited; see .demo/logs/{name}.log")
+        try:
+            if httpx.get(url, timeout=3).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise DemoError(f"{name} did not answer {url} within {timeout:.0f}s; see .demo/logs/{name}.log")
+
+
+def _run(step: str, cmd: list[str]) -> None:
+    log = LOGS / f"{step}.log"
+    with log.open("a") as out:
+        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=demo_env(), cwd=PROJECT_DIR)
+    if result.returncode:
+        raise DemoError(f"{step} failed (exit {result.returncode}); see {log.relative_to(PROJECT_DIR)}")
+
+
+class AirflowApi:
+    """The few REST calls the demo makes, with the SimpleAuthManager login."""
+
+    def __init__(self, base: str) -> None:
+        import httpx
+
+        token = httpx.post(f"{base}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=10)
+        token.raise_for_status()
+        self.http = httpx.Client(base_url=f"{base}/api/v2", timeout=30,
+                                 headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise DemoError(f"{method} {path}: HTTP {response.status_code} {response.text[:300]}")
+        return response.json() if response.content else None
+
+    def wait_for_dag(self, dag_id: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.http.get(f"/dags/{dag_id}").status_code == 200:
+                return
+            time.sleep(2)
+        errors = self.http.get("/importErrors").text[:1000]
+        raise DemoError(f"DAG {dag_id} did not appear within {timeout:.0f}s; import errors: {errors}")
+
+    def run_dag(self, dag_id: str, conf: dict[str, Any] | None = None, timeout: float = 1200) -> dict[str, Any]:
+        """Unpause, trigger, and wait for the run to finish; returns the final DAG run."""
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        run_id = f"demo__{time.strftime('%Y%m%dT%H%M%S')}"
+        self.call("POST", f"/dags/{dag_id}/dagRuns",
+                  json={"logical_date": None, "dag_run_id": run_id, "conf": conf or {}})
+        _log(f"triggered {dag_id} run {run_id}; waiting for the scheduler to run it")
+        return self.wait_run(dag_id, run_id, timeout)
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            if run["state"] in ("success", "failed"):
+                return dict(run)
+            time.sleep(5)
+        raise DemoError(f"{dag_id} run {run_id} did not finish within {timeout:.0f}s")
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        items = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {item["task_id"]: item["state"] for item in items}
+
+
+def registry_summary() -> list[str]:
+    """One line per configured model: champion version, its score, and the newest version's decision."""
+    from mlflow import MlflowClient
+
+    from mlops_provider.settings import model_names
+
+    client = MlflowClient(tracking_uri=MLFLOW_URL, registry_uri=MLFLOW_URL)
+    lines = []
+    for model in model_names():
+        versions = client.search_model_versions(f"name = '{model}'")
+        if not versions:
+            lines.append(f"{model}: no version registered")
+            continue
+        aliases = client.get_registered_model(model).aliases
+        newest = max(versions, key=lambda v: int(v.version))
+        champion = aliases.get("champion")
+        tags = newest.tags
+        lines.append(
+            f"{model}: v{newest.version} {tags.get('mlops.metric', 'score')}="
+            f"{float(tags.get('mlops.score.candidate') or 'nan'):.4f} {tags.get('mlops.decision', '?')}"
+            f" -> champion is {'v' + champion if champion else 'none'}"
+            f" ({MLFLOW_URL}/#/models/{model})"
+        )
+    return lines
+
+
+def up() -> int:
+    for folder in (LOGS, AIRFLOW_HOME, DATA_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
+    (AIRFLOW_HOME / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
+    try:
+        if not (DATA_DIR / "credit_default" / "train.parquet").exists():
+            _run("demo-data", [str(BIN / "mlops"), "demo-data", "--data-dir", str(DATA_DIR)])
+            _log(f"wrote demo data to {DATA_DIR.relative_to(PROJECT_DIR)}")
+        _start("mlflow", [str(BIN / "mlflow"), "server", "--backend-store-uri",
+                          f"sqlite:///{DEMO_DIR / 'mlflow.db'}", "--artifacts-destination",
+                          str(DEMO_DIR / "mlartifacts"), "--host", "127.0.0.1", "--port", str(MLFLOW_PORT),
+                          "--workers", "1"], MLFLOW_PORT)
+        _run("airflow-db-migrate", [str(BIN / "airflow"), "db", "migrate"])
+        _run("settings-apply", [str(BIN / "mlops"), "settings", "apply", str(PROJECT_DIR / "airflow_settings.yaml")])
+        _log("applied airflow_settings.yaml (connection mlflow_default)")
+        _start("airflow", [str(BIN / "airflow"), "standalone"], AIRFLOW_PORT)
+        _wait_http(f"{MLFLOW_URL}/health", "mlflow", 180)
+        _wait_http(f"{AIRFLOW_URL}/api/v2/monitor/health", "airflow", 300)
+        _log("MLflow and Airflow are up")
+        api = AirflowApi(AIRFLOW_URL)
+        api.wait_for_dag("mlops_training", 300)
+        run = api.run_dag("mlops_training")
+        _log(f"mlops_training {run['dag_run_id']}: {run['state']}")
+        if run["state"] != "success":
+            for task, state in sorted(api.task_states("mlops_training", run["dag_run_id"]).items()):
+                _log(f"  {task}: {state}")
+            raise DemoError("mlops_training failed; open the run in the Airflow UI for the task logs")
+        for line in registry_summary():
+            _log(line)
+    except DemoError as err:
+        _log(f"FAILED: {err}")
+        _print_access()
+        return 1
+    _print_access()
+    return 0
+
+
+def _print_access() -> None:
+    print(f"""
+  Airflow UI: {AIRFLOW_URL}   (login {USER} / {PASSWORD})
+  MLflow UI:  {MLFLOW_URL}
+  Logs:       .demo/logs/        Stop with: make stop
+""", flush=True)
+
+
+def down() -> int:
+    for name in ("airflow", "mlflow"):
+        pid = _running(name)
+        if pid is None:
+            _log(f"{name} is not running")
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        for _ in range(30):
+            if _running(name) is None:
+                break
+            time.sleep(0.5)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        _pid_file(name).unlink(missing_ok=True)
+        _log(f"stopped {name}")
+    return 0
+
+
+def status() -> int:
+    for name, url in (("airflow", AIRFLOW_URL), ("mlflow", MLFLOW_URL)):
+        pid = _running(name)
+        _log(f"{name}: running (pid {pid}) at {url}" if pid else f"{name}: stopped")
+    return 0
