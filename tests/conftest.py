@@ -119,3 +119,23 @@ def load_dag(airflow_db: Path) -> Any:
         return bag.dags[dag_id]
 
     return load
+
+
+@pytest.fixture
+def private_model(demo_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A models folder holding one copy of credit_default under a name no other test uses."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("MLOPS_MODELS_DIR", str(folder))
+    monkeypatch.setenv("MLOPS_DATA_DIR", str(demo_data_dir))
+    import yaml
+
+    base = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
+
+    def write(name: str, **changes: Any) -> str:
+        config = {**base, "name": name, "suite": "credit_default.json",
+                  "data": {**base["data"], "inference": f"{name}/inference"}, **changes}
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
+        return name
+
+    return write

@@ -20,9 +20,19 @@ def as_path(uri: Any, conn_id: str | None = None) -> Any:
     from airflow.sdk import ObjectStoragePath
 
     text = str(uri)
+    if text.startswith("file:/") and not text.startswith("file://"):
+        text = f"file://{text.removeprefix('file:')}"
     if "://" not in text:
         text = f"file://{text}"
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+def uri_of(path: Any) -> str:
+    """A plain URI for an `ObjectStoragePath` (`file:///tmp/x`, `s3://bucket/key`), without the connection
+    id that `str()` embeds, so it can travel through XCom and be opened again with `as_path`."""
+    if not hasattr(path, "protocol"):
+        return str(path.resolve().as_uri())
+    return f"{path.protocol}://{path.path}"
 
 
 def read_table(uri: Any, *, conn_id: str | None = None, what: str = "data") -> pd.DataFrame:

@@ -10,13 +10,17 @@ from mlops_provider.operators.registry import PromoteModelOperator, RegisterMode
 from mlops_provider.operators.training import EvaluateModelOperator, TrainModelOperator
 
 
-def model_pipeline(model: str, *, reason: str = "schedule", group_id: str | None = None,
-                   extra_tags: dict[str, Any] | None = None) -> TaskGroup:
+def model_pipeline(model: Any, *, reason: Any = "schedule", group_id: str | None = None,
+                   extra_tags: Any = None) -> TaskGroup:
     """validate -> train -> evaluate -> register -> promote for one model, as a task group.
 
-    `model` and `reason` may be Jinja templates (``"{{ params.model }}"``) for triggered DAGs.
+    `model`, `reason` and `extra_tags` may be known only at run time (an XComArg or a Jinja template,
+    as in `mlops_retraining`); then `group_id` must be given.
     """
-    with TaskGroup(group_id or model, tooltip=f"train and gate {model}") as group:
+    if group_id is None and not isinstance(model, str):
+        raise ValueError("model_pipeline: pass group_id when the model is only known at run time")
+    label = model if isinstance(model, str) else "the requested model"
+    with TaskGroup(group_id or model, tooltip=f"train and gate {label}") as group:
         train = TrainModelOperator(task_id="train", model=model, reason=reason)
         evaluate = EvaluateModelOperator(task_id="evaluate", model=model, training=train.output)
         register = RegisterModelOperator(task_id="register", model=model, training=train.output, reason=reason,

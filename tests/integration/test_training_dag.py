@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
 # A one-split tree: a much worse model than the configured one, still above a low minimum.
 STUMP = {"callable": "mlops_provider.training.sklearn:train_classifier",
@@ -48,23 +45,6 @@ def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str
         inputs = mlflow_run.inputs.dataset_inputs
         assert inputs and inputs[0].dataset.digest and inputs[0].dataset.source
         assert version.tags["mlops.data_digest"] == mlflow_run.data.tags["mlops.data_digest"]
-
-
-@pytest.fixture
-def private_model(demo_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A models folder holding one copy of credit_default under a name no other test uses."""
-    folder = tmp_path / "models"
-    folder.mkdir()
-    monkeypatch.setenv("MLOPS_MODELS_DIR", str(folder))
-    monkeypatch.setenv("MLOPS_DATA_DIR", str(demo_data_dir))
-    base = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
-
-    def write(name: str, **changes: Any) -> str:
-        config = {**base, "name": name, **changes}
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
-        return name
-
-    return write
 
 
 def test_worse_model_leaves_champion_in_place(mlflow_conn: str, private_model: Any, load_dag: Any) -> None:

@@ -139,27 +139,11 @@ class MLflowHook(BaseHook):
         MLFLOW_REGISTRY_URI into os.environ; both they and MLflow's globals are restored on exit.
         The URI never carries credentials.
         """
-        import os
-
-        import mlflow
-        from mlflow.tracking._model_registry import utils as registry_utils
-        from mlflow.tracking._tracking_service import utils as tracking_utils
+        from mlops_provider.training.run import tracking_uri
 
         client = self.get_conn()
-        names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-        saved_env = {name: os.environ.get(name) for name in names}
-        saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        try:
+        with tracking_uri(self.tracking_uri):
             yield client
-        finally:
-            tracking_utils._tracking_uri, registry_utils._registry_uri = saved
-            for name, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
     def test_connection(self) -> tuple[bool, str]:
         try:

@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from mlops_provider.exceptions import ConfigError, DataError, EvaluationError, TrainingError, ValidationFailed
+from mlops_provider.exceptions import (
+    ConfigError,
+    DataError,
+    DriftError,
+    EvaluationError,
+    TrainingError,
+    ValidationFailed,
+)
 from mlops_provider.hooks.mlflow import MLflowHook
 
 if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig
 
 # Errors a retry cannot fix: the same data, config and code give the same failure.
-DETERMINISTIC = (ConfigError, DataError, TrainingError, EvaluationError, ValidationFailed)
+DETERMINISTIC = (ConfigError, DataError, DriftError, TrainingError, EvaluationError, ValidationFailed)
 
 
 @contextmanager

@@ -5,6 +5,8 @@ Plain MLflow and pandas; the caller points MLflow at a tracking server (see `MLf
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider import data as datasets
@@ -21,6 +23,35 @@ TAG_REASON = "mlops.reason"
 TAG_DIGEST = "mlops.data_digest"
 TAG_MODEL = "mlops.model"
 PROFILE_ARTIFACT = "drift/reference_profile.npz"
+
+
+@contextmanager
+def tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (`mlflow.start_run`, `log_model`, `load_model`) at `uri` for the block.
+
+    `mlflow.set_tracking_uri` and `set_registry_uri` also write MLFLOW_TRACKING_URI and
+    MLFLOW_REGISTRY_URI into os.environ; both they and MLflow's globals are restored on exit.
+    """
+    import os
+
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved_env = {name: os.environ.get(name) for name in names}
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def load_batches(config: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:

@@ -1,0 +1,54 @@
+"""
+### mlops_drift_monitor
+
+Hourly, for every configured model (dynamic task mapping over `include/models/*.yaml`):
+
+1. **check_drift** (`DriftSensor`, deferrable): waits in the triggerer, holding no worker slot, until
+   the model's newest inference window has `drift.min_rows` rows, then compares it with the reference
+   profile of the version being served (alias `serving_<target>`, else `champion`) using the fast
+   Evidently-compatible engine. Too little traffic within 45 minutes: skipped.
+2. **drift_report**: Evidently's HTML/JSON drift report of the same window, logged to MLflow; the
+   task's "Drift report" link opens it.
+3. **emit_drift_event**: on dataset drift, emits `mlops://<model>/drift` with the drift summary as
+   extra, which starts `mlops_retraining`; a per-model cooldown (`drift.cooldown_minutes`) stops one
+   drift episode from starting a flood of retrains.
+
+Connection: `mlflow_default`. Inference windows: `data.inference` of each model config.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import AssetAlias, dag
+
+from mlops_provider.operators.drift import DRIFT_ALIAS, DriftEventOperator, DriftReportOperator
+from mlops_provider.sensors.drift import DriftSensor
+from mlops_provider.settings import model_names
+
+
+@dag(
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["mlops", "drift", "monitoring"],
+    default_args={
+        "owner": "mlops",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "execution_timeout": timedelta(minutes=15),
+    },
+)
+def mlops_drift_monitor() -> None:
+    check = DriftSensor.partial(
+        task_id="check_drift", timeout=45 * 60, poke_interval=60, execution_timeout=timedelta(minutes=55),
+    ).expand(model=model_names())
+    report = DriftReportOperator.partial(task_id="drift_report").expand(check=check.output)
+    DriftEventOperator.partial(task_id="emit_drift_event", outlets=[AssetAlias(DRIFT_ALIAS)]).expand(
+        check=report.output)
+
+
+mlops_drift_monitor()

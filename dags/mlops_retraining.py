@@ -1,0 +1,72 @@
+"""
+### mlops_retraining
+
+Retrains one model on request; never on a clock. Started by
+
+- a **drift event** (`mlops://<model>/drift`, emitted by `mlops_drift_monitor`): the model comes from
+  the asset, the drift summary from the event;
+- the **REST API** (monitors, `mlops trigger`) or the UI's trigger form, with `conf`
+  `{"model": ..., "reason": "drift" | "performance" | "schedule" | "manual", "requested_by": ...,
+  "drift": {...}}`. The `dag_run_id` is the idempotency key: a repeated one answers 409.
+
+Then the same per-model chain as `mlops_training` (one definition, `mlops_provider.pipeline`):
+**validate → train → evaluate → register → promote**, with the reason, the requester and the drift
+summary recorded as tags of the new model version.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import AssetAny, Param, dag, task
+
+from mlops_provider.assets import drift_asset
+from mlops_provider.pipeline import model_pipeline
+from mlops_provider.retraining import REASONS, REQUESTED_BY_PATTERN
+from mlops_provider.settings import model_names
+
+MODELS = model_names()
+
+
+@dag(
+    schedule=AssetAny(*(drift_asset(model) for model in MODELS)) if MODELS else None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["mlops", "training", "retraining"],
+    default_args={
+        "owner": "mlops",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(minutes=30),
+    },
+    params={
+        "model": Param(None, type=["null", "string"], enum=[None, *MODELS], title="Model",
+                       description="Which configured model to retrain (include/models/<model>.yaml)."),
+        "reason": Param("manual", type="string", enum=list(REASONS), title="Reason",
+                        description="Why: recorded as the new version's mlops.reason tag."),
+        "requested_by": Param("ui", type="string", pattern=REQUESTED_BY_PATTERN, title="Requested by",
+                              description="Short id of the person or monitor asking (letters, digits, _.@:-)."),
+        "drift": Param(None, type=["null", "object"], title="Drift summary",
+                       description="Optional drift summary from the monitor; recorded as the mlops.drift tag."),
+    },
+)
+def mlops_retraining() -> None:
+    @task(multiple_outputs=True)
+    def request(params: Any = None, dag_run: Any = None, triggering_asset_events: Any = None) -> dict[str, Any]:
+        """Resolve the model, reason and drift summary of this run."""
+        from mlops_provider.retraining import resolve_request
+
+        return resolve_request(dict(params or {}), dag_run.conf if dag_run else None, triggering_asset_events)
+
+    wanted = request()
+    pipeline = model_pipeline(wanted["model"], reason=wanted["reason"], group_id="retrain",
+                              extra_tags=wanted["tags"])
+    wanted >> pipeline
+
+
+mlops_retraining()

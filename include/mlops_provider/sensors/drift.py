@@ -1,0 +1,108 @@
+"""DriftSensor: waits (deferred, no worker slot) for a full inference window, then tests it for drift."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from mlops_provider.hooks.mlflow import MLflowHook
+from mlops_provider.operators.base import fail_without_retry
+
+
+class DriftSensor(BaseSensorOperator):
+    """Wait until the newest inference window of `model` has at least `min_rows` rows (default from the
+    model's `drift` config), then compare it with the reference profile of the version being served.
+
+    Returns the check (`{model, version, rows, drifted, result, windows, ...}`): drift or not is in the
+    result, not an exception. Deferrable by default (a `DriftTrigger` polls in the triggerer); with
+    `deferrable=False` it pokes in `reschedule` mode. Not enough traffic before `timeout`: skipped.
+    """
+
+    template_fields = ("model",)
+    ui_color = "#f9e4d7"
+
+    def __init__(self, *, model: str, mlflow_conn_id: str = MLflowHook.default_conn_name,
+                 min_rows: int | None = None, window_minutes: int | None = None, deferrable: bool = True,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("poke_interval", 60)
+        kwargs.setdefault("timeout", 50 * 60)
+        kwargs.setdefault("soft_fail", True)
+        super().__init__(**kwargs)
+        self.model = model
+        self.mlflow_conn_id = mlflow_conn_id
+        self.min_rows = min_rows
+        self.window_minutes = window_minutes
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> MLflowHook:
+        return MLflowHook(self.mlflow_conn_id)
+
+    def _config(self) -> Any:
+        from mlops_provider.config import load_model_config
+
+        with fail_without_retry():
+            return load_model_config(self.model, check_paths=False)
+
+    def _window(self, config: Any) -> tuple[str, int, int]:
+        from mlops_provider.inference_log import inference_uri
+
+        return (inference_uri(config), self.min_rows or config.drift.min_rows,
+                self.window_minutes or config.drift.window_minutes)
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from mlops_provider.triggers.drift import DriftTrigger, window_rows
+
+        config = self._config()
+        folder, min_rows, minutes = self._window(config)
+        windows, rows = window_rows(folder, minutes, config.data.conn_id)
+        if rows >= min_rows:
+            return self._check(config, windows)
+        deadline = datetime.now(UTC) + timedelta(seconds=float(self.timeout or 3000))
+        self.log.info("Model %s: %d of %d rows in the last %d minutes of %s; deferring", self.model, rows,
+                      min_rows, minutes, folder)
+        self.defer(
+            trigger=DriftTrigger(model=config.name, folder=folder, min_rows=min_rows, window_minutes=minutes,
+                                 deadline=deadline.isoformat(), poke_interval=float(self.poke_interval),
+                                 conn_id=config.data.conn_id),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+        if event["status"] == "timeout":
+            raise AirflowSkipException(f"not enough traffic to judge drift: {event['message']}")
+        if event["status"] != "success":
+            raise AirflowException(event.get("message", "drift trigger failed"))
+        return self._check(self._config(), event["windows"])
+
+    def poke(self, context: Any) -> PokeReturnValue:
+        from mlops_provider.triggers.drift import window_rows
+
+        config = self._config()
+        folder, min_rows, minutes = self._window(config)
+        windows, rows = window_rows(folder, minutes, config.data.conn_id)
+        if rows < min_rows:
+            self.log.info("Model %s: %d of %d rows so far", self.model, rows, min_rows)
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._check(config, windows))
+
+    def _check(self, config: Any, window_uris: list[str]) -> dict[str, Any]:
+        from mlops_provider.inference_log import WindowFile, list_windows
+        from mlops_provider.monitoring import check_drift
+
+        wanted = set(window_uris)
+        folder, _, _ = self._window(config)
+        windows: list[WindowFile] = [w for w in list_windows(folder, conn_id=config.data.conn_id) if w.uri in wanted]
+        with fail_without_retry():
+            check = check_drift(config, self.hook.get_conn(), windows)
+        self.log.info("Model %s v%s, %d rows: %s", config.name, check["version"], check["rows"],
+                      check["result"]["summary"])
+        return check

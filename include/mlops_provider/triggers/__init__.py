@@ -1,0 +1,1 @@
+"""Triggers: async polling only, JSON-able kwargs, stable classpaths."""

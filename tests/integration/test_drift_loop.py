@@ -1,0 +1,144 @@
+"""The drift loop with real parts: train -> scored traffic -> mlops_drift_monitor -> drift asset event ->
+mlops_retraining, against a real MLflow server and real Airflow (dag.test())."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def states(run: Any) -> dict[str, str]:
+    return {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
+
+
+def drift_events(model: str) -> list[Any]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = (select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                 .where(AssetModel.uri == f"mlops://{model}/drift"))
+        return [(event.extra, event.timestamp) for event in session.scalars(query)]
+
+
+@pytest.fixture
+def trained(mlflow_conn: str, private_model: Any, load_dag: Any, request: pytest.FixtureRequest) -> str:
+    """A trained champion of a private copy of credit_default, with an inference folder of its own."""
+    name = private_model(f"credit_drift_{abs(hash(request.node.name)) % 10_000}")
+    run = load_dag("mlops_training").test()
+    assert str(run.state) == "success", states(run)
+    return name
+
+
+def test_drift_monitor_emits_event_once_then_cools_down_and_retraining_records_reason(
+        trained: str, mlflow_conn: str, load_dag: Any) -> None:
+    from mlflow import MlflowClient
+
+    from mlops_provider.demo.traffic import send_traffic
+
+    client = MlflowClient(tracking_uri=mlflow_conn, registry_uri=mlflow_conn)
+    calm = send_traffic(trained, tracking_uri=mlflow_conn, rows=400, drift=0.0, seed=11)
+    first = load_dag("mlops_drift_monitor").test()
+    assert str(first.state) == "success", states(first)
+    assert drift_events(trained) == [], "no drift in calm traffic, so no event"
+    assert calm["version"] == "1"
+
+    # an hour later: the calm window has aged out of the monitoring window
+    Path(calm["window"].removeprefix("file://")).unlink()
+    send_traffic(trained, tracking_uri=mlflow_conn, rows=400, drift=0.9, seed=12)
+    second = load_dag("mlops_drift_monitor").test()
+    assert str(second.state) == "success", states(second)
+    events = drift_events(trained)
+    assert len(events) == 1
+    extra = events[0][0]
+    assert extra["model"] == trained and extra["version"] == "1"
+    assert extra["drift_share"] >= 0.5 and extra["drifted_columns"]
+    assert "/artifacts" in extra["report_url"]
+    report_runs = client.search_runs(
+        [client.get_experiment_by_name(f"mlops/{trained}").experiment_id],
+        filter_string="tags.`mlops.stage` = 'drift'")
+    artifacts = {a.path for a in client.list_artifacts(report_runs[0].info.run_id, "drift")}
+    assert {"drift/drift_report.html", "drift/drift_report.json", "drift/engine_result.json"} <= artifacts
+
+    third = load_dag("mlops_drift_monitor").test()
+    assert str(third.state) == "success"
+    assert len(drift_events(trained)) == 1, "the cooldown must stop a second event for the same episode"
+
+    retrain = load_dag("mlops_retraining").test(run_conf={
+        "model": trained, "reason": "drift", "requested_by": "drift-monitor", "drift": extra})
+    assert str(retrain.state) == "success", states(retrain)
+    newest = max(client.search_model_versions(f"name = '{trained}'"), key=lambda v: int(v.version))
+    assert newest.version == "2"
+    assert newest.tags["mlops.reason"] == "drift"
+    assert newest.tags["mlops.requested_by"] == "drift-monitor"
+    assert '"drift_share"' in newest.tags["mlops.drift"]
+
+
+def test_not_enough_traffic_skips_instead_of_failing(trained: str, load_dag: Any) -> None:
+    from mlops_provider.config import load_model_config
+    from mlops_provider.triggers.drift import DriftTrigger
+
+    config = load_model_config(trained, check_paths=False)
+    from mlops_provider.inference_log import inference_uri
+
+    trigger = DriftTrigger(model=trained, folder=inference_uri(config), min_rows=300, window_minutes=60,
+                           deadline=(datetime.now(UTC) + timedelta(seconds=1)).isoformat(), poke_interval=0.2)
+    event = asyncio.run(_first_event(trigger))
+    assert event.payload["status"] == "timeout"
+    assert f"model '{trained}': 0 of 300 rows in the last 60 minutes" in event.payload["message"]
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "mlops_provider.triggers.drift.DriftTrigger"
+    assert DriftTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_trigger_fires_when_rows_arrive(trained: str, mlflow_conn: str) -> None:
+    from mlops_provider.config import load_model_config
+    from mlops_provider.demo.traffic import send_traffic
+    from mlops_provider.inference_log import inference_uri
+
+    config = load_model_config(trained, check_paths=False)
+    from mlops_provider.triggers.drift import DriftTrigger
+
+    trigger = DriftTrigger(model=trained, folder=inference_uri(config), min_rows=500, window_minutes=60,
+                           deadline=(datetime.now(UTC) + timedelta(seconds=60)).isoformat(), poke_interval=0.2)
+
+    async def scenario() -> Any:
+        waiting = asyncio.create_task(_first_event(trigger))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await asyncio.to_thread(send_traffic, trained, tracking_uri=mlflow_conn, rows=300, seed=1)
+        await asyncio.to_thread(send_traffic, trained, tracking_uri=mlflow_conn, rows=300, seed=2)
+        return await asyncio.wait_for(waiting, 30)
+
+    event = asyncio.run(scenario())
+    assert event.payload["status"] == "success"
+    assert event.payload["rows"] == 600 and len(event.payload["windows"]) == 2
+
+
+async def _first_event(trigger: Any) -> Any:
+    async for event in trigger.run():
+        return event
+    raise AssertionError("trigger ended without an event")
+
+
+def test_inference_window_files_are_complete_and_listed_in_order(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from mlops_provider.inference_log import list_windows, read_windows, write_window
+
+    frame = pd.DataFrame({"x": [1.0, 2.0], "mlops_prediction": [0, 1], "mlops_version": "3",
+                          "mlops_timestamp": pd.Timestamp.now(tz="UTC")})
+    later = write_window(tmp_path, frame, start=datetime(2026, 1, 1, 10, tzinfo=UTC))
+    earlier = write_window(tmp_path, frame, start=datetime(2026, 1, 1, 9, tzinfo=UTC))
+    (tmp_path / "notes.txt").write_text("not a window")
+    windows = list_windows(tmp_path)
+    assert [w.uri for w in windows] == [earlier, later]
+    assert earlier.startswith("file:///")
+    assert list_windows(tmp_path, since=datetime(2026, 1, 1, 9, 30, tzinfo=UTC))[0].uri == later
+    assert len(read_windows(windows)) == 4
+    assert not list(tmp_path.glob(".*.tmp"))
