@@ -9,6 +9,10 @@ Retrains one model on request; never on a clock. Started by
   `{"model": ..., "reason": "drift" | "performance" | "schedule" | "manual", "requested_by": ...,
   "drift": {...}}`. The `dag_run_id` is the idempotency key: a repeated one answers 409.
 
+A request for a model retrained successfully less than `drift.cooldown_minutes` ago is recorded
+(this run) and skipped with the reason in the log; `manual` requests are never held back. At most one
+retraining runs at a time (`max_active_runs=1`), so two triggers never train a model twice at once.
+
 Then the same per-model chain as `mlops_training` (one definition, `mlops_provider.pipeline`):
 **validate → train → evaluate → register → promote**, with the reason, the requester and the drift
 summary recorded as tags of the new model version.
@@ -58,15 +62,41 @@ MODELS = model_names()
 def mlops_retraining() -> None:
     @task(multiple_outputs=True)
     def request(params: Any = None, dag_run: Any = None, triggering_asset_events: Any = None) -> dict[str, Any]:
-        """Resolve the model, reason and drift summary of this run."""
-        from mlops_provider.retraining import resolve_request
+        """Resolve the model, reason and drift summary of this run; skip it during the model's cooldown."""
+        from datetime import UTC, datetime
 
-        return resolve_request(dict(params or {}), dag_run.conf if dag_run else None, triggering_asset_events)
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from mlops_provider.config import load_model_config
+        from mlops_provider.retraining import LAST_SUCCESS_VARIABLE, cooldown_block, resolve_request
+
+        wanted = resolve_request(dict(params or {}), dag_run.conf if dag_run else None, triggering_asset_events)
+        config = load_model_config(wanted["model"], check_paths=False)
+        last = Variable.get(LAST_SUCCESS_VARIABLE.format(model=config.name), default=None)
+        blocked = cooldown_block(wanted, last_success=last, cooldown_minutes=config.drift.cooldown_minutes,
+                                 now=datetime.now(UTC))
+        if blocked:
+            raise AirflowSkipException(blocked)
+        return wanted
+
+    @task
+    def record_success(model: str) -> str:
+        """Start the model's retraining cooldown (only reached when the whole chain succeeded)."""
+        from datetime import UTC, datetime
+
+        from airflow.sdk import Variable
+
+        from mlops_provider.retraining import LAST_SUCCESS_VARIABLE
+
+        now = datetime.now(UTC).isoformat()
+        Variable.set(LAST_SUCCESS_VARIABLE.format(model=model), now)
+        return now
 
     wanted = request()
     pipeline = model_pipeline(wanted["model"], reason=wanted["reason"], group_id="retrain",
                               extra_tags=wanted["tags"])
-    wanted >> pipeline
+    wanted >> pipeline >> record_success(wanted["model"])
 
 
 mlops_retraining()

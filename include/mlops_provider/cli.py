@@ -28,6 +28,17 @@ def _demo_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo_traffic(args: argparse.Namespace) -> int:
+    import os
+
+    from mlops_provider.demo.traffic import send_traffic
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "http://127.0.0.1:5000"
+    sent = send_traffic(args.model, tracking_uri=uri, rows=args.rows, drift=args.drift, seed=args.seed)
+    print(f"{sent['model']} v{sent['version']}: {sent['rows']} requests (drift {sent['drift']}) -> {sent['window']}")
+    return EXIT_OK
+
+
 def _settings_apply(args: argparse.Namespace) -> int:
     from mlops_provider.airflow_settings import apply_settings
 
@@ -58,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo_data.add_argument("--drift", type=float, default=0.0, help="0..1: shift, widen, re-mix, add nulls")
     demo_data.add_argument("--corrupt", action="store_true", help="break the data (fails validation)")
     demo_data.set_defaults(handler=_demo_data)
+
+    traffic = commands.add_parser("demo-traffic", help="score demo requests with the champion, log them as a window")
+    traffic.add_argument("model")
+    traffic.add_argument("--rows", type=int, default=500)
+    traffic.add_argument("--drift", type=float, default=0.0, help="0..1: how far requests move from training data")
+    traffic.add_argument("--seed", type=int, default=1)
+    traffic.add_argument("--tracking-uri", help="MLflow server (default MLFLOW_TRACKING_URI or the demo's)")
+    traffic.set_defaults(handler=_demo_traffic)
 
     settings = commands.add_parser("settings", help="apply airflow_settings.yaml to the configured Airflow")
     settings_commands = settings.add_subparsers(dest="action", required=True)

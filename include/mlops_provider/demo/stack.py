@@ -189,9 +189,9 @@ def registry_summary() -> list[str]:
         champion = aliases.get("champion")
         tags = newest.tags
         lines.append(
-            f"{model}: v{newest.version} {tags.get('mlops.metric', 'score')}="
-            f"{float(tags.get('mlops.score.candidate') or 'nan'):.4f} {tags.get('mlops.decision', '?')}"
-            f" -> champion is {'v' + champion if champion else 'none'}"
+            f"{model}: {len(versions)} version(s); newest v{newest.version} (reason {tags.get('mlops.reason', '?')})"
+            f" {tags.get('mlops.metric', 'score')}={float(tags.get('mlops.score.candidate') or 'nan'):.4f}"
+            f" {tags.get('mlops.decision', '?')} -> champion is {'v' + champion if champion else 'none'}"
             f" ({MLFLOW_URL}/#/models/{model})"
         )
     return lines
@@ -218,12 +218,10 @@ def up() -> int:
         _log("MLflow and Airflow are up")
         api = AirflowApi(AIRFLOW_URL)
         api.wait_for_dag("mlops_training", 300)
-        run = api.run_dag("mlops_training")
-        _log(f"mlops_training {run['dag_run_id']}: {run['state']}")
-        if run["state"] != "success":
-            for task, state in sorted(api.task_states("mlops_training", run["dag_run_id"]).items()):
-                _log(f"  {task}: {state}")
-            raise DemoError("mlops_training failed; open the run in the Airflow UI for the task logs")
+        _finished(api, "mlops_training", api.run_dag("mlops_training"))
+        for line in registry_summary():
+            _log(line)
+        drift_loop(api)
         for line in registry_summary():
             _log(line)
     except DemoError as err:
@@ -232,6 +230,39 @@ def up() -> int:
         return 1
     _print_access()
     return 0
+
+
+def _finished(api: AirflowApi, dag_id: str, run: dict[str, Any]) -> dict[str, Any]:
+    _log(f"{dag_id} {run['dag_run_id']}: {run['state']}")
+    if run["state"] != "success":
+        for task, state in sorted(api.task_states(dag_id, run["dag_run_id"]).items()):
+            _log(f"  {task}: {state}")
+        raise DemoError(f"{dag_id} failed; open the run in the Airflow UI for the task logs")
+    return run
+
+
+def drift_loop(api: AirflowApi) -> None:
+    """Calm traffic for breast_cancer, drifted traffic for credit_default; the monitor finds the drift,
+    emits the drift event, and the scheduler starts mlops_retraining on it."""
+    mlops = str(BIN / "mlops")
+    _run("demo-traffic", [mlops, "demo-traffic", "breast_cancer", "--rows", "300", "--tracking-uri", MLFLOW_URL])
+    _run("demo-traffic", [mlops, "demo-traffic", "credit_default", "--rows", "600", "--drift", "0.8",
+                          "--seed", str(int(time.time()) % 1000), "--tracking-uri", MLFLOW_URL])
+    _log("sent demo traffic: 300 calm requests to breast_cancer, 600 drifted requests to credit_default")
+    before = {r["dag_run_id"] for r in api.call("GET", "/dags/mlops_retraining/dagRuns")["dag_runs"]}
+    api.call("PATCH", "/dags/mlops_retraining", json={"is_paused": False})
+    _finished(api, "mlops_drift_monitor", api.run_dag("mlops_drift_monitor"))
+    _log("waiting for the drift event to start mlops_retraining")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        runs = [r for r in api.call("GET", "/dags/mlops_retraining/dagRuns")["dag_runs"]
+                if r["dag_run_id"] not in before]
+        if runs:
+            _finished(api, "mlops_retraining", api.wait_run("mlops_retraining", runs[0]["dag_run_id"], 1200))
+            return
+        time.sleep(3)
+    raise DemoError("no mlops_retraining run started within 180s of the drift event "
+                    "(was drift found? see the emit_drift_event task of mlops_drift_monitor)")
 
 
 def _print_access() -> None:
