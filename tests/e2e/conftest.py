@@ -1,0 +1,85 @@
+"""A real Airflow (`airflow standalone`: api-server, scheduler, dag-processor, triggerer) on loopback, with a
+fresh SQLite AIRFLOW_HOME, pointed at the session's real MLflow server. Every process is stopped afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from netutil import free_port, wait_http
+
+ROOT = Path(__file__).resolve().parents[2]
+USER, PASSWORD = "e2e", "e2e-password"
+
+
+@dataclass
+class LiveAirflow:
+    url: str
+    home: Path
+    log: Path
+
+    def token(self) -> str:
+        response = httpx.post(f"{self.url}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=10)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.url}/api/v2", timeout=30,
+                            headers={"Authorization": f"Bearer {self.token()}"})
+
+
+@pytest.fixture(scope="session")
+def live_airflow(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[LiveAirflow]:
+    home = tmp_path_factory.mktemp("airflow-live")
+    port = free_port()
+    (home / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLOPS_", "PYTEST"))}
+    env.update({
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow", "host": mlflow_server}),
+        "MLOPS_DATA_DIR": str(demo_data_dir),
+        "NO_PROXY": "127.0.0.1,localhost",
+    })
+    log = home / "standalone.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], stdout=out,
+                                stderr=subprocess.STDOUT, env=env, cwd=home, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/api/v2/monitor/health", timeout=240, proc=proc, log=log)
+        yield LiveAirflow(url=url, home=home, log=log)
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """TERM the whole process group (standalone and its four components), then KILL what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+    time.sleep(1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,83 @@
+"""REST-triggered retraining against a real Airflow api-server + scheduler and a real MLflow server."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+DAG = "mlops_retraining"
+
+
+def wait_for_dag(api: httpx.Client, dag_id: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.get(f"/dags/{dag_id}").status_code == 200:
+            return
+        time.sleep(2)
+    raise AssertionError(f"{dag_id} not parsed in {timeout}s; import errors: {api.get('/importErrors').text[:2000]}")
+
+
+def runs(api: httpx.Client) -> list[dict[str, Any]]:
+    return list(api.get(f"/dags/{DAG}/dagRuns").json()["dag_runs"])
+
+
+def trigger(api: httpx.Client, run_id: str, conf: Any) -> httpx.Response:
+    return api.post(f"/dags/{DAG}/dagRuns", json={"logical_date": None, "dag_run_id": run_id, "conf": conf})
+
+
+def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_server: str) -> None:
+    from mlflow import MlflowClient
+
+    api = live_airflow.api()
+    wait_for_dag(api, DAG)
+    assert api.patch(f"/dags/{DAG}", json={"is_paused": False}).status_code == 200
+    good = {"model": "breast_cancer", "reason": "performance", "requested_by": "e2e-monitor"}
+
+    no_token = httpx.post(f"{live_airflow.url}/api/v2/dags/{DAG}/dagRuns", json={"logical_date": None, "conf": good})
+    assert no_token.status_code == 401
+
+    wrong_enum = trigger(api, "bad-enum", {**good, "reason": "because"})
+    assert wrong_enum.status_code == 400 and "Invalid input for param reason" in wrong_enum.text
+    unknown_key = trigger(api, "bad-key", {**good, "priority": "high"})
+    assert unknown_key.status_code == 400 and "unknown key(s) ['priority']" in unknown_key.text
+    no_model = trigger(api, "no-model", {"reason": "drift", "requested_by": "e2e-monitor"})
+    assert no_model.status_code == 400 and "missing required key(s) ['model']" in no_model.text
+    unknown_model = trigger(api, "bad-model", {**good, "model": "no_such_model"})
+    assert unknown_model.status_code == 400 and "Invalid input for param model" in unknown_model.text
+    assert runs(api) == [], "a rejected trigger must not create a run"
+
+    run_id = f"e2e__{int(time.time())}"
+    created = trigger(api, run_id, good)
+    assert created.status_code == 200, created.text
+    state = _wait(api, run_id, timeout=240)
+    assert state == "success", _task_states(api, run_id)
+
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    versions = [v for v in client.search_model_versions("name = 'breast_cancer'")
+                if v.tags.get("mlops.dag_run_id") == run_id]
+    assert len(versions) == 1
+    assert versions[0].tags["mlops.reason"] == "performance"
+    assert versions[0].tags["mlops.requested_by"] == "e2e-monitor"
+
+    again = trigger(api, run_id, good)
+    assert again.status_code == 409
+    assert len([r for r in runs(api) if r["dag_run_id"] == run_id]) == 1
+
+
+def _wait(api: httpx.Client, run_id: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = api.get(f"/dags/{DAG}/dagRuns/{run_id}").json()["state"]
+        if state in ("success", "failed"):
+            return str(state)
+        time.sleep(3)
+    return "timeout"
+
+
+def _task_states(api: httpx.Client, run_id: str) -> dict[str, str]:
+    items = api.get(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+    return {item["task_id"]: item["state"] for item in items}
