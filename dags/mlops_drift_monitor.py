@@ -9,7 +9,7 @@ Hourly, for every configured model (dynamic task mapping over `include/models/*.
    Evidently-compatible engine. Too little traffic within 45 minutes: skipped.
 2. **drift_report**: Evidently's HTML/JSON drift report of the same window, logged to MLflow; the
    task's "Drift report" link opens it.
-3. **emit_drift_event**: on dataset drift, emits `mlops://<model>/drift` with the drift summary as
+3. **emit_drift_event**: on dataset drift, emits `x-mlops://<model>/drift` with the drift summary as
    extra, which starts `mlops_retraining`; a per-model cooldown (`drift.cooldown_minutes`) stops one
    drift episode from starting a flood of retrains.
 

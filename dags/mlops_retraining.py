@@ -3,7 +3,7 @@
 
 Retrains one model on request; never on a clock. Started by
 
-- a **drift event** (`mlops://<model>/drift`, emitted by `mlops_drift_monitor`): the model comes from
+- a **drift event** (`x-mlops://<model>/drift`, emitted by `mlops_drift_monitor`): the model comes from
   the asset, the drift summary from the event;
 - the **REST API** (monitors, `mlops trigger`) or the UI's trigger form, with `conf`
   `{"model": ..., "reason": "drift" | "performance" | "schedule" | "manual", "requested_by": ...,

@@ -8,7 +8,7 @@ Weekly training of every configured model (`include/models/*.yaml`), one task gr
 - *evaluate* scores the candidate and the current `champion` on the same holdout.
 - *register* creates one registered-model version per DAG run (a retry finds it) with alias `challenger`.
 - *promote* moves `champion` (keeping `previous_champion`) only when the gate passes, and then
-  updates the `mlops://<model>/champion` asset, which starts `mlops_deployment`.
+  updates the `x-mlops://<model>/champion` asset, which starts `mlops_deployment`.
 
 One model's failure does not stop the others. Connection: `mlflow_default`.
 """

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.exceptions import RegistryError
-from mlops_provider.training.run import TAG_DAG_RUN, TAG_DIGEST, TAG_REASON
+from mlops_provider.training.run import TAG_DAG_RUN, TAG_DIGEST, TAG_REASON, TAG_VALIDATION
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -54,7 +54,7 @@ def register(client: MlflowClient, *, model: str, training: dict[str, Any], dag_
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: training.get("data_digest", ""),
-                **(extra_tags or {})}
+                TAG_VALIDATION: training.get("validation", "not validated"), **(extra_tags or {})}
         existing = client.create_model_version(model, source=training["model_uri"], run_id=training["run_id"],
                                                tags=tags, model_id=training.get("model_id"))
         created = True

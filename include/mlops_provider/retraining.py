@@ -19,7 +19,7 @@ def resolve_request(params: dict[str, Any], conf: dict[str, Any] | None,
     """`{model, reason, requested_by, drift, tags}` for this run.
 
     A run started by a drift asset event takes the model from the event's asset URI
-    (`mlops://<model>/drift`) and the drift summary from its extra. A REST or UI run takes them from the
+    (`x-mlops://<model>/drift`) and the drift summary from its extra. A REST or UI run takes them from the
     params. The result's `tags` become version tags (`mlops.reason`, `mlops.requested_by`, `mlops.drift`).
     """
     unknown = set(conf or {}) - CONF_KEYS
@@ -42,7 +42,7 @@ def _from_assets(events: Any) -> dict[str, Any] | None:
     newest = None
     for asset, asset_events in dict(events or {}).items():
         uri = getattr(asset, "uri", str(asset))
-        if not (uri.startswith("mlops://") and uri.endswith("/drift")):
+        if not (uri.startswith("x-mlops://") and uri.endswith("/drift")):
             continue
         for event in asset_events:
             if newest is None or event.timestamp > newest[1].timestamp:
@@ -50,7 +50,7 @@ def _from_assets(events: Any) -> dict[str, Any] | None:
     if newest is None:
         return None
     uri, event = newest
-    model = uri.removeprefix("mlops://").removesuffix("/drift")
+    model = uri.removeprefix("x-mlops://").removesuffix("/drift")
     return {"model": model, "reason": "drift", "requested_by": "drift-monitor", "drift": dict(event.extra or {})}
 
 

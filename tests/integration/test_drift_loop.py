@@ -22,7 +22,7 @@ def drift_events(model: str) -> list[Any]:
 
     with create_session() as session:
         query = (select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                 .where(AssetModel.uri == f"mlops://{model}/drift"))
+                 .where(AssetModel.uri == f"x-mlops://{model}/drift"))
         return [(event.extra, event.timestamp) for event in session.scalars(query)]
 
 

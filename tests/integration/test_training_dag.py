@@ -37,6 +37,7 @@ def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str
         assert version.tags["mlops.dag_run_id"] == run.run_id
         assert version.tags["mlops.reason"] == "schedule"
         assert version.tags["mlops.decision"] == "promoted"
+        assert version.tags["mlops.validation"].startswith("passed ")
         assert float(version.tags["mlops.score.candidate"]) >= 0.7
         mlflow_run = client.get_run(version.run_id)
         assert client.get_experiment(mlflow_run.info.experiment_id).name == f"mlops/{model}"
@@ -126,3 +127,30 @@ class _XComSink:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
+
+
+def test_failed_data_gate_trains_nothing_and_the_other_model_goes_on(
+        mlflow_conn: str, private_model: Any, load_dag: Any, demo_data_dir: Path) -> None:
+    from mlops_provider.demo.credit import generate
+
+    corrupt = demo_data_dir / "credit_corrupt" / "train.parquet"
+    corrupt.parent.mkdir(exist_ok=True)
+    generate(2000, seed=3, corrupt=True).to_parquet(corrupt, index=False)
+    good = private_model("credit_gate_ok")
+    bad = private_model("credit_gate_bad", data={"train": "credit_corrupt/train.parquet",
+                                                 "inference": "credit_gate_bad/inference"})
+    run = load_dag("mlops_training").test()
+
+    got = states(run)
+    assert got[f"{bad}.validate"] == "failed"
+    assert got[f"{bad}.train"] == "upstream_failed" and got[f"{bad}.promote"] == "upstream_failed"
+    assert got[f"{good}.promote"] == "success"
+    client = client_for(mlflow_conn)
+    assert not client.search_registered_models(f"name = '{bad}'")
+    experiment = client.get_experiment_by_name(f"mlops/{bad}")
+    runs = client.search_runs([experiment.experiment_id]) if experiment else []
+    assert [r.data.tags.get("mlops.stage") for r in runs] == ["validation"], "only the validation run may exist"
+    assert runs[0].data.tags["mlops.validation"] == "failed"
+    summary = next(ti for ti in run.get_task_instances() if ti.task_id == f"{bad}.validate").xcom_pull(
+        task_ids=f"{bad}.validate", key="validation_summary")
+    assert "column 'region' unexpected values {'XX'}" in summary["message"]

@@ -78,7 +78,7 @@ def test_request_from_conf_and_from_a_drift_event() -> None:
     assert (by_rest["model"], by_rest["reason"]) == ("m", "performance")
     assert by_rest["tags"] == {"mlops.requested_by": "grafana"}
 
-    asset = namedtuple("AssetKey", "uri")("mlops://credit_default/drift")
+    asset = namedtuple("AssetKey", "uri")("x-mlops://credit_default/drift")
     old = SimpleNamespace(timestamp=datetime(2026, 1, 1, tzinfo=UTC), extra={"drift_share": 0.2})
     new = SimpleNamespace(timestamp=datetime(2026, 1, 2, tzinfo=UTC), extra={"drift_share": 0.7})
     by_event = resolve_request({"model": None, "reason": "manual"}, {}, {asset: [old, new]})

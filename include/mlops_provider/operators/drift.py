@@ -86,7 +86,7 @@ def _folder(config: Any) -> str:
 
 
 class DriftEventOperator(ModelOperator):
-    """On drift, emit the `mlops://<model>/drift` asset event with the drift summary as its extra; the
+    """On drift, emit the `x-mlops://<model>/drift` asset event with the drift summary as its extra; the
     retraining DAG runs on it. A per-model cooldown (`drift.cooldown_minutes`) keeps one drift episode
     from emitting again and again: the time of the last event is kept in the Airflow Variable
     `mlops_drift_last_event__<model>`. Returns `{model, drifted, emitted, reason}`.

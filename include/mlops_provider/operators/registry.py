@@ -47,7 +47,7 @@ class PromoteModelOperator(ModelOperator):
     The gate: the candidate meets the configured minimum and is no worse than the champion by more
     than `gate.max_regression`. The decision and both scores become version tags before the alias
     moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
-    the task succeeds, saying why. A promotion emits the `mlops://<model>/champion` asset event.
+    the task succeeds, saying why. A promotion emits the `x-mlops://<model>/champion` asset event.
     """
 
     template_fields = ("model", "registration", "evaluation")

@@ -16,12 +16,14 @@ class TrainModelOperator(ModelOperator):
     MLflow run. Returns ``{model, run_id, model_uri, metrics, data_digest, ...}``.
     """
 
-    template_fields = ("model", "reason")
+    template_fields = ("model", "reason", "validation")
+    template_fields_renderers = {"validation": "json"}
     operator_extra_links = (MLflowRunLink(),)
 
-    def __init__(self, *, reason: str = "schedule", **kwargs: Any) -> None:
+    def __init__(self, *, reason: str = "schedule", validation: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.reason = reason
+        self.validation = validation
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops_provider.training.run import train_and_log
@@ -30,7 +32,7 @@ class TrainModelOperator(ModelOperator):
             config = self.load_config()
             with self.hook.fluent() as client:
                 result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
-                                       profile_writer=_profile_writer())
+                                       profile_writer=_profile_writer(), validation=self.validation)
         url = self.hook.run_url(result["experiment_id"], result["run_id"])
         MLflowRunLink.persist(context, url)
         self.log.info("Model %s: %s run %s (%s)", self.model, "reused" if result["reused"] else "trained",

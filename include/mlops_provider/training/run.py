@@ -22,6 +22,8 @@ TAG_DAG_RUN = "mlops.dag_run_id"
 TAG_REASON = "mlops.reason"
 TAG_DIGEST = "mlops.data_digest"
 TAG_MODEL = "mlops.model"
+TAG_VALIDATION = "mlops.validation"
+TAG_STAGE = "mlops.stage"  # training, validation, drift: runs of one experiment told apart
 PROFILE_ARTIFACT = "drift/reference_profile.npz"
 
 
@@ -73,15 +75,24 @@ def load_batches(config: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, 
     return train, holdout, digest, uri
 
 
-def find_finished_run(client: MlflowClient, experiment_id: str, dag_run_id: str, digest: str) -> Any | None:
-    """The finished run this DAG run already trained on this data, if any (so a retry retrains nothing)."""
+def find_stage_run(client: MlflowClient, experiment_id: str, *, stage: str, dag_run_id: str, digest: str,
+                   finished_only: bool = False) -> Any | None:
+    """The run of `stage` (training, validation) this DAG run already made on this data, if any: a retry
+    finds it instead of starting another."""
+    status = " and attributes.status = 'FINISHED'" if finished_only else ""
     runs = client.search_runs(
         [experiment_id],
         filter_string=(f"tags.`{TAG_DAG_RUN}` = '{dag_run_id}' and tags.`{TAG_DIGEST}` = '{digest}' "
-                       "and attributes.status = 'FINISHED'"),
+                       f"and tags.`{TAG_STAGE}` = '{stage}'{status}"),
         max_results=1,
     )
     return runs[0] if runs else None
+
+
+def find_finished_run(client: MlflowClient, experiment_id: str, dag_run_id: str, digest: str) -> Any | None:
+    """The finished training run of this DAG run on this data (so a retry retrains nothing)."""
+    return find_stage_run(client, experiment_id, stage="training", dag_run_id=dag_run_id, digest=digest,
+                          finished_only=True)
 
 
 def _fit(config: ModelConfig, train: pd.DataFrame) -> Any:
@@ -109,20 +120,28 @@ def features_frame(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str, reason: str,
-                  profile_writer: Any = None) -> dict[str, Any]:
-    """Train in a new MLflow run (or return the finished run of this DAG run) and describe it."""
+                  profile_writer: Any = None, validation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train in a new MLflow run (or return the finished run of this DAG run) and describe it.
+
+    `validation` is the data gate's summary: the data trained on must be the data it validated (same
+    digest), and the verdict is carried on as the version tag `mlops.validation`."""
     import mlflow
     import mlflow.sklearn
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
     train, holdout, digest, uri = load_batches(config)
+    if validation and validation.get("data_digest") not in (None, digest):
+        raise TrainingError(f"model '{config.name}': training data {uri} changed since it was validated "
+                            f"(digest {validation['data_digest']} then, {digest} now); run the DAG again")
     experiment = mlflow.set_experiment(config.experiment_name)
+    verdict = _validation_tag(validation)
     existing = find_finished_run(client, experiment.experiment_id, dag_run_id, digest)
     if existing is not None:
-        return _describe(existing, client, config, digest, uri, reused=True)
+        return {**_describe(existing, client, config, digest, uri, reused=True), "validation": verdict}
 
-    tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: digest, TAG_MODEL: config.name}
+    tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: digest, TAG_MODEL: config.name,
+            TAG_STAGE: "training"}
     with mlflow.start_run(run_name=f"{config.name}-{dag_run_id}"[:250], tags=tags) as run:
         mlflow.log_params({"trainer": config.trainer.callable, "seed": config.trainer.seed,
                            "train_rows": len(train), "holdout_rows": len(holdout),
@@ -141,7 +160,17 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
                                  **_serialization(model))
         if profile_writer is not None:
             profile_writer(train[config.features.all], run.info.run_id)
-    return _describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False)
+    return {**_describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False),
+            "validation": verdict}
+
+
+def _validation_tag(validation: dict[str, Any] | None) -> str:
+    """`passed 44/44 (run <id>)`, or `not validated` when the chain has no data gate."""
+    if not validation:
+        return "not validated"
+    evaluated = int(validation.get("evaluated", 0))
+    passed = evaluated - int(validation.get("failed", 0))
+    return f"passed {passed}/{evaluated} (run {validation.get('run_id', '?')})"
 
 
 def _describe(run: Any, client: MlflowClient, config: ModelConfig, digest: str, uri: str,
