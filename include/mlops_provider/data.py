@@ -45,6 +45,8 @@ def read_table(uri: Any, *, conn_id: str | None = None, what: str = "data") -> p
         raise DataError(f"{what} file {path}: unsupported format '{path.suffix}' (use .csv or .parquet)")
     if not path.exists():
         raise DataError(f"{what} file {path} does not exist")
+    if path.is_dir():
+        raise DataError(f"{what} {path} is a folder; name one .csv or .parquet file")
     try:
         with path.open("rb") as handle:
             frame = pd.read_csv(handle) if kind == "csv" else pd.read_parquet(handle)

@@ -60,3 +60,10 @@ def test_csv_and_parquet_read_alike_and_digest_is_stable(tmp_path: Path) -> None
     pd.testing.assert_frame_equal(from_csv, from_parquet)
     assert digest(from_csv) == digest(read_table(tmp_path / "a.csv"))
     assert digest(from_csv) != digest(from_csv.assign(age=[30, 42]))
+
+
+def test_folder_instead_of_file(tmp_path: Path) -> None:
+    folder = tmp_path / "batch.parquet"
+    folder.mkdir()
+    with pytest.raises(DataError, match=r"batch.parquet is a folder; name one .csv or .parquet file"):
+        read_table(folder)
