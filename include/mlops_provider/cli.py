@@ -12,10 +12,20 @@ from mlops_provider.exceptions import MlopsError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from mlops_provider.validation.cli import main as validate_main
+# Commands whose own module parses their arguments (`mlops validate --help` shows theirs).
+DELEGATED = {
+    "validate": ("mlops_provider.validation.cli", "main", "validate a data file against a model's expectation suite"),
+    "trigger": ("mlops_provider.client.cli", "trigger_main", "trigger mlops_retraining over Airflow's REST API"),
+    "monitor": ("mlops_provider.client.cli", "monitor_main", "watch a model's inference log; trigger on drift"),
+    "serve": ("mlops_provider.serving.cli", "serve_main", "run the local model server for a model"),
+}
 
-    return validate_main(args.rest)
+
+def _delegate(command: str, argv: list[str]) -> int:
+    import importlib
+
+    module, function, _ = DELEGATED[command]
+    return int(getattr(importlib.import_module(module), function)(argv))
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -58,10 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description="The machine-learning lifecycle on Airflow.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="validate a data file against a model's expectation suite",
-                                   add_help=False)
-    validate.add_argument("rest", nargs=argparse.REMAINDER)
-    validate.set_defaults(handler=_validate)
+    for command, (_, _, description) in DELEGATED.items():
+        commands.add_parser(command, help=f"{description} (see: mlops {command} --help)", add_help=False)
 
     demo_data = commands.add_parser("demo-data", help="write the demo models' datasets")
     demo_data.add_argument("--data-dir", help="target folder (default: MLOPS_DATA_DIR or ./data)")
@@ -91,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        try:
+            return _delegate(argv[0], argv[1:])
+        except MlopsError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -66,3 +66,14 @@ def test_cli_writes_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert len(frame) == 300
     assert (frame["age"] < 0).any() and (frame["region"] == "XX").any()
     assert "breast_cancer:" in capsys.readouterr().out
+
+
+def test_mlops_validate_is_delegated_with_its_own_options(demo_data_dir: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    data = demo_data_dir / "credit_default" / "train.parquet"
+    assert main(["validate", "credit_default", str(data)]) == 0
+    assert "all 44 expectations" in capsys.readouterr().out
+    out = tmp_path / "suite.json"
+    assert main(["validate", "--init", "credit_default", str(data), "--output", str(out)]) == 0
+    assert out.exists()
+    assert main(["validate", "credit_default", str(tmp_path / "absent.parquet")]) == 2
