@@ -28,8 +28,9 @@ def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str
     assert str(run.state) == "success", states(run)
     client = client_for(mlflow_conn)
     for model in ("credit_default", "breast_cancer"):
-        versions = client.search_model_versions(f"name = '{model}'")
-        assert len(versions) == 1, f"{model}: expected one version, got {len(versions)}"
+        versions = [v for v in client.search_model_versions(f"name = '{model}'")
+                    if v.tags.get("mlops.dag_run_id") == run.run_id]
+        assert len(versions) == 1, f"{model}: expected one version from this run, got {len(versions)}"
         version = versions[0]
         aliases = client.get_registered_model(model).aliases
         assert aliases.get("champion") == version.version
