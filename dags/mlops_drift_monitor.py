@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import AssetAlias, dag
+from airflow.sdk import AssetAlias, CronTriggerTimetable, dag
 
 from mlops_provider.operators.drift import DRIFT_ALIAS, DriftEventOperator, DriftReportOperator
 from mlops_provider.sensors.drift import DriftSensor
@@ -29,8 +28,8 @@ from mlops_provider.settings import model_names
 
 
 @dag(
-    schedule="@hourly",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # every hour at :05. No start_date: unpausing waits for the next slot instead of running a missed one.
+    schedule=CronTriggerTimetable("5 * * * *", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,

@@ -1,7 +1,7 @@
 """
 ### mlops_training
 
-Weekly training of every configured model (`include/models/*.yaml`), one task group per model:
+Weekly training (Mondays 03:00 UTC) of every configured model (`include/models/*.yaml`), one task group per model:
 **validate → train → evaluate → register → promote**.
 
 - *train* runs the model's trainer in an MLflow run (experiment `mlops/<model>`).
@@ -17,16 +17,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import dag
+from airflow.sdk import CronTriggerTimetable, dag
 
 from mlops_provider.pipeline import model_pipeline
 from mlops_provider.settings import model_names
 
 
 @dag(
-    schedule="@weekly",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # Mondays 03:00 UTC. No start_date: unpausing waits for the next slot instead of running a missed one.
+    schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
