@@ -32,6 +32,20 @@ USER, PASSWORD = "admin", "admin"
 BIN = Path(sys.executable).parent
 
 
+STEPS: list[tuple[str, str, str]] = []  # (step, outcome, where to see it), printed at the end
+
+
+def _step(step: str, outcome: str, where: str = "") -> None:
+    STEPS.append((step, outcome, where))
+    _log(f"{step}: {outcome}" + (f"  [{where}]" if where else ""))
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"{AIRFLOW_URL}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+
+
 class DemoError(RuntimeError):
     """A demo step failed; the message says which and where its log is."""
 
@@ -218,22 +232,23 @@ def up() -> int:
         _log("MLflow and Airflow are up")
         api = AirflowApi(AIRFLOW_URL)
         api.wait_for_dag("mlops_training", 300)
-        _finished(api, "mlops_training", api.run_dag("mlops_training"))
+        _finished(api, "mlops_training", api.run_dag("mlops_training"), "train, gate and promote both models")
         for line in registry_summary():
             _log(line)
         drift_loop(api)
         for line in registry_summary():
-            _log(line)
+            model, _, rest = line.partition(": ")
+            _step(f"registry {model}", rest.split(" (http")[0], f"{MLFLOW_URL}/#/models/{model}")
     except DemoError as err:
-        _log(f"FAILED: {err}")
-        _print_access()
+        _step("demo", f"FAILED: {err}")
+        _print_summary()
         return 1
-    _print_access()
+    _print_summary()
     return 0
 
 
-def _finished(api: AirflowApi, dag_id: str, run: dict[str, Any]) -> dict[str, Any]:
-    _log(f"{dag_id} {run['dag_run_id']}: {run['state']}")
+def _finished(api: AirflowApi, dag_id: str, run: dict[str, Any], what: str) -> dict[str, Any]:
+    _step(f"{dag_id}: {what}", run["state"], run_url(dag_id, run["dag_run_id"]))
     if run["state"] != "success":
         for task, state in sorted(api.task_states(dag_id, run["dag_run_id"]).items()):
             _log(f"  {task}: {state}")
@@ -251,18 +266,44 @@ def drift_loop(api: AirflowApi) -> None:
     _log("sent demo traffic: 300 calm requests to breast_cancer, 600 drifted requests to credit_default")
     before = {r["dag_run_id"] for r in api.call("GET", "/dags/mlops_retraining/dagRuns")["dag_runs"]}
     api.call("PATCH", "/dags/mlops_retraining", json={"is_paused": False})
-    _finished(api, "mlops_drift_monitor", api.run_dag("mlops_drift_monitor"))
+    _finished(api, "mlops_drift_monitor", api.run_dag("mlops_drift_monitor"), "detect drift, report, emit event")
+    report = latest_drift_report("credit_default")
+    _step("drift report (Evidently) for credit_default", "logged to MLflow", report)
     _log("waiting for the drift event to start mlops_retraining")
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         runs = [r for r in api.call("GET", "/dags/mlops_retraining/dagRuns")["dag_runs"]
                 if r["dag_run_id"] not in before]
         if runs:
-            _finished(api, "mlops_retraining", api.wait_run("mlops_retraining", runs[0]["dag_run_id"], 1200))
+            _finished(api, "mlops_retraining", api.wait_run("mlops_retraining", runs[0]["dag_run_id"], 1200),
+                      "retrain credit_default on the drift event")
             return
         time.sleep(3)
     raise DemoError("no mlops_retraining run started within 180s of the drift event "
                     "(was drift found? see the emit_drift_event task of mlops_drift_monitor)")
+
+
+def latest_drift_report(model: str) -> str:
+    """The MLflow URL of the newest drift report of `model` (empty if there is none)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=MLFLOW_URL)
+    experiment = client.get_experiment_by_name(f"mlops/{model}")
+    if experiment is None:
+        return ""
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`mlops.stage` = 'drift'",
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        return ""
+    return (f"{MLFLOW_URL}/#/experiments/{experiment.experiment_id}/runs/{runs[0].info.run_id}"
+            "/artifacts/drift/drift_report.html")
+
+
+def _print_summary() -> None:
+    print("\n  What happened:")
+    for step, outcome, where in STEPS:
+        print(f"  - {step}: {outcome}" + (f"\n      {where}" if where else ""))
+    _print_access()
 
 
 def _print_access() -> None:
