@@ -27,6 +27,8 @@ class LiveAirflow:
     url: str
     home: Path
     log: Path
+    user: str = USER
+    password: str = PASSWORD
 
     def token(self) -> str:
         response = httpx.post(f"{self.url}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=10)

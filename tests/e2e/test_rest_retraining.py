@@ -29,7 +29,8 @@ def trigger(api: httpx.Client, run_id: str, conf: Any) -> httpx.Response:
     return api.post(f"/dags/{DAG}/dagRuns", json={"logical_date": None, "dag_run_id": run_id, "conf": conf})
 
 
-def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_server: str) -> None:
+def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_server: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow import MlflowClient
 
     api = live_airflow.api()
@@ -66,6 +67,28 @@ def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_serve
     again = trigger(api, run_id, good)
     assert again.status_code == 409
     assert len([r for r in runs(api) if r["dag_run_id"] == run_id]) == 1
+
+    from mlops_provider.client import AirflowClient, TriggerError
+    from mlops_provider.client.cli import trigger_main
+
+    with AirflowClient(live_airflow.url, live_airflow.user, live_airflow.password, max_attempts=2,
+                       backoff=0.1) as client:
+        repeated = client.trigger(DAG, good, dag_run_id=run_id)
+        assert (repeated.created, repeated.state) == (False, "success")
+        with pytest.raises(TriggerError, match="Invalid input for param reason"):
+            client.trigger(DAG, {**good, "reason": "because"}, dag_run_id="client-bad")
+    with pytest.raises(TriggerError, match="rejected the credentials"):
+        AirflowClient(live_airflow.url, live_airflow.user, "wrong", max_attempts=1).trigger(
+            DAG, good, dag_run_id="x")
+
+    # `mlops trigger` right after a successful retraining: the run is recorded, then skipped (cooldown).
+    monkeypatch.setenv("MLOPS_AIRFLOW_PASSWORD", live_airflow.password)
+    code = trigger_main(["breast_cancer", "--reason", "drift", "--requested-by", "e2e-monitor", "--wait",
+                         "--timeout", "180", "--url", live_airflow.url, "--user", live_airflow.user])
+    assert code == 0
+    newest = max(runs(api), key=lambda r: r["queued_at"] or "")
+    assert newest["dag_run_id"] != run_id
+    assert _task_states(api, newest["dag_run_id"])["request"] == "skipped"
 
 
 def _wait(api: httpx.Client, run_id: str, timeout: float) -> str:
