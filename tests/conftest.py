@@ -25,6 +25,8 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 for _name in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "MLOPS_"))]:
     del os.environ[_name]
+# Local model servers the tests start keep their state here, never in the project's .demo/.
+os.environ["MLOPS_STATE_DIR"] = str(_AIRFLOW_HOME / "mlops-state")
 
 
 @pytest.fixture(scope="session")

@@ -41,3 +41,7 @@ class DriftError(MlopsError):
 
 class DeploymentError(MlopsError):
     """A deployment failed; the previous version is still serving."""
+
+
+class DeploymentRefused(DeploymentError):
+    """A deployment refused before anything changed (unknown strategy or version, bad options). Not worth a retry."""

@@ -50,8 +50,9 @@ def write_window(folder: Any, frame: pd.DataFrame, *, start: datetime | None = N
     root.mkdir(parents=True, exist_ok=True)
     name = f"window-{start.strftime(_STAMP)}-{uuid.uuid4().hex[:8]}.parquet"
     staging = root / f".{name}.tmp"
-    with staging.open("wb") as handle:
-        frame.to_parquet(handle, index=False)
+    text = [str(c) for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) in ("category", "string")]
+    with staging.open("wb") as handle:  # dictionary-encode text only: for floats it costs much and saves little
+        frame.to_parquet(handle, index=False, use_dictionary=text)
     target = root / name
     staging.rename(target)
     return uri_of(target)

@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from mlops_provider.exceptions import (
     ConfigError,
     DataError,
+    DeploymentRefused,
     DriftError,
     EvaluationError,
     TrainingError,
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig
 
 # Errors a retry cannot fix: the same data, config and code give the same failure.
-DETERMINISTIC = (ConfigError, DataError, DriftError, TrainingError, EvaluationError, ValidationFailed)
+DETERMINISTIC = (ConfigError, DataError, DriftError, TrainingError, EvaluationError, ValidationFailed,
+                 DeploymentRefused)
 
 
 @contextmanager

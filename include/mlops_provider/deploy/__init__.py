@@ -1,0 +1,34 @@
+"""Deployment targets behind one interface: `get_target(name)` builds `local`, `kubernetes` or `sagemaker`.
+
+Importing this package is cheap: the targets (and MLflow) are imported only when a target is built.
+"""
+
+from __future__ import annotations
+
+from mlops_provider.deploy.base import (
+    STRATEGIES,
+    TARGETS,
+    DeferrableTarget,
+    DeploymentResult,
+    DeploymentStatus,
+    DeploymentTarget,
+    Pending,
+    get_target,
+    record_failure,
+    record_serving,
+    serving_alias,
+)
+
+__all__ = [
+    "STRATEGIES",
+    "TARGETS",
+    "DeploymentResult",
+    "DeploymentStatus",
+    "DeferrableTarget",
+    "Pending",
+    "DeploymentTarget",
+    "get_target",
+    "record_failure",
+    "record_serving",
+    "serving_alias",
+]

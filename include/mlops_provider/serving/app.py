@@ -1,0 +1,207 @@
+"""The server's two FastAPI apps: the public scoring app and the loopback-only admin app.
+
+Public: `POST /invocations` (MLflow scoring format), `GET /health` (alive), `GET /ready` (a model takes all
+traffic), `GET /version` (loaded versions, weights, counters). Admin (also refused to non-loopback clients, on top
+of listening on 127.0.0.1 only): `POST /admin/load {version}`, `/admin/traffic {weights, routing?}`,
+`/admin/promote {version}`, `/admin/unload {version}`, `/admin/flush`, `GET /admin/status`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from mlops_provider.serving.pool import Loaded, ModelPool, PoolError
+from mlops_provider.serving.scoring import PayloadError, as_json_list, parse_payload
+
+if TYPE_CHECKING:
+    from mlops_provider.config import ModelConfig
+    from mlops_provider.serving.logbuffer import InferenceLogBuffer
+
+log = logging.getLogger(__name__)
+
+PIN_HEADER = "x-mlops-version"  # loopback clients (the deploy smoke test) may pin a loaded version
+SMOKE_HEADER = "x-mlops-smoke-test"  # from loopback: a verification request, kept out of the inference log
+ROUTING_KEY_HEADER = "x-routing-key"  # the key hashed in `hash` routing mode (default: the request body)
+
+
+@dataclass
+class Service:
+    """What both apps share: the model config, the versions held, the inference log, the first version."""
+
+    config: ModelConfig
+    pool: ModelPool
+    buffer: InferenceLogBuffer | None = None
+    initial: Callable[[], str | None] | None = None  # resolves the version to load at startup (off the loop)
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    startup_error: str | None = None
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback; False for anything else (or no address)."""
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host == "localhost"
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
+
+
+def require_loopback(request: Request) -> None:
+    host = request.client.host if request.client else None
+    if not is_loopback(host):
+        raise HTTPException(status_code=403, detail=f"admin API answers loopback clients only, not {host}")
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def _score(service: Service, loaded: Loaded, body: bytes, logged: bool) -> list[Any]:
+    """Parse (PayloadError for a bad body), predict with the version picked, count, log."""
+    features = parse_payload(body, service.config)
+    began = time.perf_counter()
+    try:
+        predictions = as_json_list(loaded.model.predict(features))
+    except Exception:
+        service.pool.count(loaded, rows=len(features), seconds=time.perf_counter() - began, failed=True)
+        raise
+    service.pool.count(loaded, rows=len(features), seconds=time.perf_counter() - began, failed=False)
+    if logged and service.buffer is not None:
+        service.buffer.add(features, predictions, loaded.version, datetime.now(UTC))
+    return predictions
+
+
+def create_app(service: Service) -> FastAPI:
+    """The public scoring app; its lifespan loads the first version and flushes the inference log at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if service.buffer is not None:
+            service.buffer.start()
+        if service.initial is not None:
+            threading.Thread(target=_load_initial, args=(service,), name="initial-load", daemon=True).start()
+        try:
+            yield
+        finally:
+            if service.buffer is not None:
+                await run_in_threadpool(service.buffer.close)
+
+    app = FastAPI(title=f"mlops model server: {service.config.name}", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, openapi_url=None)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "alive", "model": service.config.name}
+
+    @app.get("/ready")
+    def ready() -> JSONResponse:
+        routing = service.pool.routing
+        body = {"ready": service.pool.ready, "model": service.config.name,
+                "weights": routing.describe()["weights"]}
+        if service.startup_error:
+            body["error"] = service.startup_error
+        return JSONResponse(body, status_code=200 if service.pool.ready else 503)
+
+    @app.get("/version")
+    def version() -> dict[str, Any]:
+        return {"model": service.config.name, "started": service.started, **service.pool.routing.describe()}
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> JSONResponse:
+        body = await request.body()
+        routing = service.pool.routing  # one snapshot for the whole request
+        pinned = request.headers.get(PIN_HEADER)
+        smoke = SMOKE_HEADER in request.headers
+        if (pinned is not None or smoke) and not is_loopback(request.client.host if request.client else None):
+            return _error(403, "PERMISSION_DENIED",
+                          f"{PIN_HEADER} and {SMOKE_HEADER} are accepted from loopback clients only")
+        if pinned is not None:
+            loaded = routing.get(pinned.strip())
+            if loaded is None:
+                return _error(404, "RESOURCE_DOES_NOT_EXIST", f"version {pinned} is not loaded")
+        else:
+            key = request.headers.get(ROUTING_KEY_HEADER)
+            loaded = routing.pick(key.encode() if key is not None else body)
+            if loaded is None:
+                return _error(503, "NOT_READY", f"model '{service.config.name}': no version is serving")
+        try:
+            predictions = await run_in_threadpool(_score, service, loaded, body, not smoke)
+        except PayloadError as err:
+            return _error(400, "BAD_REQUEST", str(err))
+        except Exception as err:
+            log.exception("Model %s v%s failed to predict", service.config.name, loaded.version)
+            return _error(500, "INTERNAL_ERROR",
+                          f"model '{service.config.name}' v{loaded.version} failed: {type(err).__name__}: {err}")
+        return JSONResponse({"predictions": predictions}, headers={PIN_HEADER: loaded.version})
+
+    return app
+
+
+def _load_initial(service: Service) -> None:
+    assert service.initial is not None
+    try:
+        version = service.initial()
+        if version is not None:
+            service.pool.load(version)
+            log.info("Model %s: serving v%s", service.config.name, version)
+    except Exception as err:  # the server stays up (not ready); the admin API can still load a version
+        service.startup_error = f"{type(err).__name__}: {err}"
+        log.exception("Model %s: the initial version could not be loaded", service.config.name)
+
+
+def create_admin_app(service: Service) -> FastAPI:
+    """The admin app. Bind it to 127.0.0.1 only; every route also refuses non-loopback clients."""
+    app = FastAPI(title=f"mlops model server admin: {service.config.name}", docs_url=None, redoc_url=None,
+                  openapi_url=None, dependencies=[Depends(require_loopback)])
+    pool = service.pool
+
+    @app.exception_handler(PoolError)
+    async def pool_error(_: Request, err: PoolError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=err.status)
+
+    def _described(result: dict[str, Any]) -> dict[str, Any]:
+        return {"model": service.config.name, "ready": pool.ready, **result}
+
+    @app.get("/admin/status")
+    def status() -> dict[str, Any]:
+        pending = service.buffer.pending_rows if service.buffer is not None else 0
+        return _described({**pool.routing.describe(), "log_pending_rows": pending})
+
+    @app.post("/admin/load")
+    def load(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
+        return _described(pool.load(str(version)))
+
+    @app.post("/admin/traffic")
+    def traffic(weights: dict[str, Any] = Body(..., embed=True),
+                routing: str | None = Body(None, embed=True)) -> dict[str, Any]:
+        return _described(pool.set_weights(weights, routing))
+
+    @app.post("/admin/promote")
+    def promote(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
+        return _described(pool.promote(str(version)))
+
+    @app.post("/admin/unload")
+    def unload(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
+        return _described(pool.unload(str(version)))
+
+    @app.post("/admin/flush")
+    def flush() -> dict[str, Any]:
+        if service.buffer is None:
+            return {"window": None, "logging": False}
+        return {"window": service.buffer.flush(), "logging": True, "windows": len(service.buffer.windows)}
+
+    return app

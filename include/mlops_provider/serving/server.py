@@ -1,0 +1,128 @@
+"""Run the model server: the public app and the admin app as two uvicorn servers in one process and one loop.
+
+SIGTERM or SIGINT stops both gracefully: in-flight requests finish, then the public app's lifespan writes what
+the inference log still holds. The admin server always binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+if TYPE_CHECKING:
+    from mlops_provider.config import ModelConfig
+    from mlops_provider.serving.app import Service
+
+log = logging.getLogger(__name__)
+ADMIN_HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    model: str
+    tracking_uri: str
+    host: str = "127.0.0.1"
+    port: int = 5050
+    admin_port: int = 5051
+    version: str | None = None
+    alias: str | None = None
+    routing: str = "random"
+    log_rows: int = 10_000
+    log_seconds: float = 60.0
+    inference_log: bool = True
+    log_level: str = "info"
+
+
+def mlflow_loader(model: str, tracking_uri: str) -> Callable[[str], Any]:
+    """Loads `models:/<model>/<version>` from the registry at `tracking_uri`."""
+
+    def load(version: str) -> Any:
+        from mlops_provider.training.run import load_sklearn
+        from mlops_provider.training.run import tracking_uri as tracking
+
+        with tracking(tracking_uri):
+            return load_sklearn(f"models:/{model}/{version}")
+
+    return load
+
+
+def alias_resolver(model: str, tracking_uri: str, alias: str) -> Callable[[], str | None]:
+    def resolve() -> str | None:
+        from mlflow import MlflowClient
+
+        from mlops_provider.exceptions import DeploymentError
+        from mlops_provider.registry import alias_version
+
+        found = alias_version(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model, alias)
+        if found is None:
+            raise DeploymentError(f"model '{model}' has no version under alias '{alias}'")
+        return found
+
+    return resolve
+
+
+def build_service(config: ModelConfig, options: ServerOptions) -> Service:
+    from mlops_provider.inference_log import inference_uri
+    from mlops_provider.serving.app import Service
+    from mlops_provider.serving.logbuffer import InferenceLogBuffer
+    from mlops_provider.serving.pool import ModelPool
+
+    pool = ModelPool(mlflow_loader(config.name, options.tracking_uri), mode=options.routing)
+    buffer = (InferenceLogBuffer(inference_uri(config), conn_id=config.data.conn_id, max_rows=options.log_rows,
+                                 max_seconds=options.log_seconds) if options.inference_log else None)
+    initial: Callable[[], str | None] | None = None
+    if options.version is not None:
+        version = options.version
+        initial = lambda: version  # noqa: E731
+    elif options.alias is not None:
+        initial = alias_resolver(config.name, options.tracking_uri, options.alias)
+    return Service(config=config, pool=pool, buffer=buffer, initial=initial)
+
+
+def serve(config: ModelConfig, options: ServerOptions) -> None:
+    """Serve until SIGTERM/SIGINT."""
+    from mlops_provider.serving.app import create_admin_app, create_app
+
+    service = build_service(config, options)
+    public = _Server(uvicorn.Config(create_app(service), host=options.host, port=options.port, lifespan="on",
+                                   access_log=False, log_level=options.log_level, timeout_graceful_shutdown=30))
+    admin = _Server(uvicorn.Config(create_admin_app(service), host=ADMIN_HOST, port=options.admin_port,
+                                   lifespan="off", access_log=False, log_level=options.log_level))
+    asyncio.run(_serve_both(public, admin))
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to `_serve_both` (two servers cannot both own it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_both(public: _Server, admin: _Server) -> None:
+    def stop() -> None:
+        public.should_exit = admin.should_exit = True
+
+    def on_signal() -> None:
+        if public.should_exit:  # a second signal: stop waiting for open connections
+            public.force_exit = admin.force_exit = True
+        stop()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    async def run(server: _Server) -> None:
+        try:
+            await server.serve()
+        finally:
+            stop()  # either server ending (or failing to bind) ends the other
+
+    await asyncio.gather(run(public), run(admin))
