@@ -1,0 +1,170 @@
+"""DeployModelOperator(deferrable=True) on the Kubernetes target in a real `dag.test()`: the task defers on
+RolloutTrigger, the trigger runs inline (through the provider's AsyncKubernetesHook, against the fake API server of
+tests/unit/deploy/fake_k8s.py), and the task resumes until the deployment is done, or rolled back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "deploy"))  # the fake API server
+from conftest_registry import register_versions  # noqa: E402
+from fake_k8s import FakeKubernetes  # noqa: E402
+
+CONN_ID = "fake_k8s"
+NAMESPACE = "models"
+BROKEN = "registry.example/mlops-model-server:broken"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubernetes]:
+    """The fake API server as the Airflow connection `fake_k8s` (both hooks read it)."""
+    server = FakeKubernetes(ready_delay=0.3)
+    url = server.start()
+    kube_config = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+                   "clusters": [{"name": "fake", "cluster": {"server": url}}],
+                   "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+                   "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "tester"}}]}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(
+        {"conn_type": "kubernetes", "extra": {"kube_config": kube_config, "namespace": NAMESPACE}}))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def deferrals(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every deferral of the test's dag runs (trigger and kwargs), recorded where `dag.test()` runs the task.
+
+    It also backports apache/airflow#69942 to the installed Airflow: its `dag.test()` replaces the kwargs a task
+    passed to `defer()` by the event when the trigger fires, where the real triggerer adds the event to them."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.sdk.execution_time import supervisor
+    from airflow.sdk.execution_time.comms import DeferTask
+    from airflow.utils.session import create_session
+
+    real = supervisor.run_task_in_process
+    seen: list[dict[str, Any]] = []
+    kept: dict[str, dict[str, Any]] = {}
+
+    def run_task_in_process(ti: Any, task: Any) -> Any:
+        if str(ti.id) in kept:
+            with create_session() as session:
+                row = session.get(TaskInstance, ti.id)
+                row.next_kwargs = {**kept.pop(str(ti.id)), **(row.next_kwargs or {})}
+        result = real(ti=ti, task=task)
+        if isinstance(result.msg, DeferTask):
+            seen.append({"classpath": result.msg.classpath, "method": result.msg.next_method,
+                         "trigger_kwargs": result.msg.trigger_kwargs})
+            kept[str(ti.id)] = dict(result.msg.next_kwargs or {})
+        return result
+
+    monkeypatch.setattr(supervisor, "run_task_in_process", run_task_in_process)
+    return seen
+
+
+@pytest.fixture
+def model(mlflow_conn: str, private_model: Any, airflow_db: Path) -> tuple[str, Any]:
+    """Two registered versions of a private model whose deploy target is kubernetes."""
+    name, client = register_versions(mlflow_conn, "k8s_dag", 2)
+    private_model(name, deploy={"target": "kubernetes", "strategy": "rolling",
+                                "options": {"replicas": 2, "rollout_timeout": 10, "step_wait": 0}})
+    return name, client
+
+
+DAG_FILE = """\
+from datetime import UTC, datetime
+
+from airflow.sdk import DAG
+
+from mlops_provider.operators.deployment import DeployModelOperator
+
+with DAG(dag_id={dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+    DeployModelOperator(task_id="deploy", model={model!r}, version={version!r}, deferrable=True,
+                        target_kwargs={{"kubernetes_conn_id": {conn_id!r}, "poll_interval": 0.05}})
+"""
+
+
+@pytest.fixture
+def deploy_dag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Write a one-task DAG deploying a version into a DAG bundle of the test's own (dag.test() runs only
+    DAGs that a configured bundle holds) and load it the way the DAG processor does."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
+        {"name": "mlops-k8s-test", "classpath": local, "kwargs": {"path": str(folder)}},
+        {"name": "dags-folder", "classpath": local, "kwargs": {}}]))
+
+    def build(model: str, version: str) -> Any:
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag_id = f"deploy_{model}_v{version}"
+        (folder / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id, model=model, version=version,
+                                                             conn_id=CONN_ID))
+        bag = DagBag(dag_folder=str(folder))
+        assert not bag.import_errors, bag.import_errors
+        return bag.dags[dag_id]
+
+    return build
+
+
+def states(run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def serving(client: Any, model: str) -> str | None:
+    from mlops_provider.registry import alias_version
+
+    return alias_version(client, model, "serving_kubernetes")
+
+
+def test_the_deploy_task_defers_on_the_rollout_and_completes(fake: FakeKubernetes, model: tuple[str, Any],
+                                                             deferrals: list[dict[str, Any]], deploy_dag: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_provider.deploy.kubernetes import KubernetesTarget, base_name
+
+    name, client = model
+    waited_here: list[Any] = []
+    original = KubernetesTarget.wait_here
+    monkeypatch.setattr(KubernetesTarget, "wait_here",
+                        lambda self, kwargs: waited_here.append(kwargs) or original(self, kwargs))
+    run = deploy_dag(name, "1").test()
+    assert str(run.state) == "success", states(run)
+    assert waited_here == [], "the wait must run in the trigger, not in the task"
+    assert [(d["classpath"], d["method"]) for d in deferrals] == [
+        ("mlops_provider.triggers.kubernetes.RolloutTrigger", "resume")]
+    assert deferrals[0]["trigger_kwargs"]["deployment"] == base_name(name)
+    deployment = fake.get("Deployment", base_name(name), NAMESPACE)
+    assert deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"] == "1"
+    assert fake.get("Service", base_name(name), NAMESPACE)["spec"]["selector"]["mlops.slot"] == "main"
+    assert serving(client, name) == "1"
+    polls = [r for r in fake.requests if r["path"].endswith(f"/deployments/{base_name(name)}")
+             and r["content_type"] == "application/json"]
+    assert polls, "the trigger read the Deployment through the async hook"
+
+
+def test_a_broken_rollout_fails_the_task_and_the_previous_version_keeps_serving(
+        fake: FakeKubernetes, model: tuple[str, Any], private_model: Any, deferrals: list[dict[str, Any]],
+        deploy_dag: Any) -> None:
+    from mlops_provider.deploy.kubernetes import base_name
+
+    name, client = model
+    assert str(deploy_dag(name, "1").test().state) == "success"
+    private_model(name, deploy={"target": "kubernetes", "strategy": "rolling",
+                                "options": {"replicas": 2, "rollout_timeout": 10, "step_wait": 0, "image": BROKEN}})
+    deferrals.clear()
+    run = deploy_dag(name, "2").test()
+    assert states(run) == {"deploy": "failed"}
+    assert len(deferrals) == 2  # the broken rollout, then restoring v1 in place
+    deployment = fake.get("Deployment", base_name(name), NAMESPACE)
+    assert deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"] == "1"
+    assert serving(client, name) == "1"
+    reason = client.get_model_version(name, "2").tags["mlops.deploy.kubernetes.failed"]
+    assert "ProgressDeadlineExceeded" in reason and "ImagePullBackOff" in reason
