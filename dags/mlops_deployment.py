@@ -1,0 +1,78 @@
+"""
+### mlops_deployment
+
+Runs when a model's `champion` moves (the `x-mlops://<model>/champion` asset, updated by the promote task
+of `mlops_training` / `mlops_retraining`), or by hand with `{"model": ..., "version": ...}` (a version
+number, or leave it empty for the current champion: that is how to roll back by hand).
+
+1. **release**: which models and versions to deploy, one per model whose champion moved;
+2. **deploy** (one mapped task per model): to the model's `deploy.target` (`local`, `kubernetes`, `sagemaker`)
+   with its `deploy.strategy` (`rolling`, `blue_green`, `canary`), smoke-tested before it takes traffic and
+   at every canary step, then recorded as the registry alias `serving_<target>` (what the drift monitor
+   compares against). On failure the target rolls back, the previous version keeps serving, the failed
+   version is tagged `mlops.deploy.<target>.failed` with the reason, and the task fails without retry;
+3. **verify**: the target's own status must show the new version serving all traffic and recorded.
+
+One run at a time (`max_active_runs=1`), so a model never has two deployments in flight.
+Connection: `mlflow_default` (and `kubernetes_default` / `aws_default` for those targets).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import AssetAny, Param, dag, task
+
+from mlops_provider.assets import champion_asset
+from mlops_provider.operators.deployment import DeployModelOperator
+from mlops_provider.settings import model_names
+
+MODELS = model_names()
+
+
+@dag(
+    schedule=AssetAny(*(champion_asset(model) for model in MODELS)) if MODELS else None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["mlops", "deployment"],
+    default_args={
+        "owner": "mlops",
+        "retries": 1,
+        "retry_delay": timedelta(seconds=30),
+        "execution_timeout": timedelta(minutes=30),
+    },
+    params={
+        "model": Param(None, type=["null", "string"], enum=[None, *MODELS], title="Model",
+                       description="Deploy this model by hand (otherwise: the models whose champion moved)."),
+        "version": Param(None, type=["null", "string"], pattern=r"^[0-9]+$", title="Version",
+                         description="Registered version to deploy by hand, e.g. to roll back "
+                                     "(default: the model's champion)."),
+    },
+)
+def mlops_deployment() -> None:
+    @task
+    def release(params: Any = None, triggering_asset_events: Any = None) -> list[dict[str, str]]:
+        """The models and versions this run deploys."""
+        from mlops_provider.deployment_request import resolve_releases
+
+        return resolve_releases(dict(params or {}), triggering_asset_events)
+
+    @task
+    def verify(result: dict[str, Any]) -> str:
+        """The target's status agrees: the new version serves all traffic and is recorded."""
+        from mlops_provider.deployment_request import verify_served
+        from mlops_provider.hooks.mlflow import MLflowHook
+
+        with MLflowHook().fluent():
+            return verify_served(result["model"], result)
+
+    deployed = DeployModelOperator.partial(task_id="deploy", map_index_template="{{ task.model }}").expand_kwargs(
+        release())
+    verify.expand(result=deployed.output)
+
+
+mlops_deployment()

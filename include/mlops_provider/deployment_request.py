@@ -1,0 +1,59 @@
+"""What a deployment run deploys: from the champion asset events that started it, or from its params."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_provider.exceptions import ConfigError
+
+PREFIX, SUFFIX = "x-mlops://", "/champion"
+
+
+def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> list[dict[str, str]]:
+    """`[{model, version}]`, one per model: for a run started by champion events, each model's newest event
+    (one scheduler tick can carry several models, and several events of one model); otherwise the params,
+    the version defaulting to the alias `champion` (resolved by the deploy task)."""
+    newest: dict[str, Any] = {}
+    for asset, events in dict(triggering_asset_events or {}).items():
+        uri = getattr(asset, "uri", str(asset))
+        if not (uri.startswith(PREFIX) and uri.endswith(SUFFIX)):
+            continue
+        model = uri.removeprefix(PREFIX).removesuffix(SUFFIX)
+        for event in events:
+            if model not in newest or event.timestamp > newest[model].timestamp:
+                newest[model] = event
+    if newest:
+        releases = []
+        for model, event in sorted(newest.items()):
+            version = (event.extra or {}).get("version")
+            if not version:
+                raise ConfigError(f"champion event of model '{model}' carries no version in its extra")
+            releases.append({"model": model, "version": str(version)})
+        return releases
+    if not params.get("model"):
+        raise ConfigError("deployment needs a model: pass {\"model\": ...} or let a champion event start it")
+    return [{"model": str(params["model"]), "version": str(params.get("version") or "champion")}]
+
+
+def verify_served(model: str, result: dict[str, Any]) -> str:
+    """After a deploy: the target's own status must show the deployed version serving all traffic, healthy, and
+    recorded as `serving_<target>`. Returns a one-line summary; raises `DeploymentError` otherwise."""
+    from mlops_provider.config import load_model_config
+    from mlops_provider.deploy import get_target
+    from mlops_provider.exceptions import DeploymentError
+
+    config = load_model_config(model)
+    status = get_target(config.deploy.target).status(model, config)
+    version = str(result["version"])
+    problems = []
+    if not status.healthy:
+        problems.append(f"the endpoint is not healthy ({status.message or 'no reason given'})")
+    if status.served_version != version:
+        problems.append(f"it serves v{status.served_version}, not v{version}")
+    if status.traffic and status.traffic.get(version) != 100:
+        problems.append(f"traffic is split {status.traffic}")
+    if status.recorded_version != version:
+        problems.append(f"the registry records v{status.recorded_version} as serving_{config.deploy.target}")
+    if problems:
+        raise DeploymentError(f"model '{model}' v{version} on {config.deploy.target}: " + "; ".join(problems))
+    return f"model '{model}': {config.deploy.target} serves v{version} to all traffic, recorded in the registry"

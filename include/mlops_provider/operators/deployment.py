@@ -1,0 +1,117 @@
+"""Operator that deploys a registered model version to the model's configured target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import conf
+
+from mlops_provider.links import MLflowModelVersionLink
+from mlops_provider.operators.base import ModelOperator, fail_without_retry
+
+if TYPE_CHECKING:
+    from mlops_provider.config import ModelConfig
+    from mlops_provider.deploy import DeploymentResult, DeploymentTarget, Pending
+
+
+class DeployModelOperator(ModelOperator):
+    """Deploy `version` of `model` to its `deploy.target` with its `deploy.strategy`, verify it, and roll
+    back when verification fails.
+
+    `version` is a version number or an alias (`champion`). The target records what it really serves as the
+    alias `serving_<target>`; a failed deployment leaves the previous version serving, tags the failed version
+    with the reason, and fails this task without retry. Deploying the version already served is a no-op, so a
+    retry never deploys twice. With `deferrable=True` (default: `[operators] default_deferrable`), targets that
+    wait on something remote (a Kubernetes rollout, a SageMaker endpoint update) hand each wait to the
+    triggerer instead of holding a worker slot. Returns the `DeploymentResult` as a dict.
+    """
+
+    template_fields = ("model", "version")
+    operator_extra_links = (MLflowModelVersionLink(),)
+    ui_color = "#fbe8c8"
+
+    def __init__(self, *, version: Any, target_kwargs: dict[str, Any] | None = None,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.version = version
+        self.target_kwargs = target_kwargs or {}
+        self.deferrable = deferrable
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from mlops_provider.deploy import DeferrableTarget
+
+        config = self._config()
+        version = self._resolve(config, str(self.version))
+        MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
+        self.log.info("Model %s: deploying v%s to %s (%s)", config.name, version, config.deploy.target,
+                      config.deploy.strategy)
+        with self.hook.fluent(), fail_without_retry():
+            target = self._target(config)
+            if self.deferrable and isinstance(target, DeferrableTarget):
+                return self._next(config, target.begin(config.name, version, config.deploy.strategy, config))
+            result = target.deploy(config.name, version, config.deploy.strategy, config)
+        return self._finish(config, result)
+
+    def resume(self, context: Any, event: dict[str, Any] | None = None,
+               state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Called when the trigger of a `Pending` fired: continue the deployment from `state`."""
+        from mlops_provider.deploy import DeferrableTarget
+
+        config = self._config()
+        with self.hook.fluent(), fail_without_retry():
+            target = self._target(config)
+            assert isinstance(target, DeferrableTarget)
+            return self._next(config, target.resume(dict(state or {}), dict(event or {}), config))
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+
+    def _config(self) -> ModelConfig:
+        with fail_without_retry():
+            return self.load_config()
+
+    def _resolve(self, config: ModelConfig, version: str) -> str:
+        """A version number as given, or the version behind an alias (e.g. `champion` for a run started by hand)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if version.isdigit():
+            return version
+        from mlops_provider.registry import alias_version
+
+        resolved = alias_version(self.hook.get_conn(), config.name, version)
+        if resolved is None:
+            raise AirflowFailException(f"model '{config.name}' has no version under alias '{version}'")
+        return resolved
+
+    def _target(self, config: ModelConfig) -> DeploymentTarget:
+        from mlops_provider.deploy import get_target
+
+        return get_target(config.deploy.target, **self.target_kwargs)
+
+    def _next(self, config: ModelConfig, outcome: DeploymentResult | Pending) -> dict[str, Any]:
+        from mlops_provider.deploy import Pending
+
+        if not isinstance(outcome, Pending):
+            return self._finish(config, outcome)
+        import importlib
+
+        for step in outcome.steps:
+            self.log.info("Model %s on %s: %s", config.name, config.deploy.target, step)
+        module, _, name = outcome.trigger.rpartition(".")
+        trigger = getattr(importlib.import_module(module), name)(**outcome.trigger_kwargs)
+        self.log.info("Model %s: waiting in the triggerer (%s)", config.name, name)
+        self.defer(trigger=trigger, method_name="resume", kwargs={"state": outcome.state})
+        raise AssertionError("defer() returns only by raising")  # pragma: no cover
+
+    def _finish(self, config: ModelConfig, result: DeploymentResult) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        for step in result.steps:
+            self.log.info("Model %s v%s on %s: %s", config.name, result.version, config.deploy.target, step)
+        if not result.success:  # verified and rolled back: the same version would fail the same way
+            still = f"v{result.served_version} is still serving" if result.served_version else "nothing serves"
+            raise AirflowFailException(
+                f"model '{config.name}' v{result.version} on {config.deploy.target}: {result.message}; {still}")
+        self.log.info("Model %s: %s serves v%s (%s)", config.name, config.deploy.target, result.served_version,
+                      result.message)
+        return result.to_dict()
