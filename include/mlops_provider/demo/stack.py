@@ -1,8 +1,12 @@
 """The local demo stack behind `make demo`: MLflow (SQLite) and `airflow standalone` under `.demo/`.
 
-`up` starts both in the background (logs in `.demo/logs/`), applies `airflow_settings.yaml`, writes the
-demo data, unpauses and triggers `mlops_training` through the real scheduler, waits for it, and prints
-a summary with the URLs and the login. `down` stops both.
+`up` starts both in the background (logs in `.demo/logs/`), applies `airflow_settings.yaml`, writes the demo
+data, then drives the whole loop through the real scheduler: `mlops_training` promotes a champion per model,
+`mlops_deployment` serves each on a local model server (`.demo/serving/`), demo traffic goes through those
+servers into the inference logs, `mlops_drift_monitor` finds the drift and starts `mlops_retraining`, a monitor
+outside Airflow asks for a retraining over the REST API (`mlops trigger`), the new champions roll out with
+their configured strategy, and a deliberately slow candidate is refused and rolled back. It ends with a
+summary of every step, its outcome and where to see it. `down` stops everything.
 """
 
 from __future__ import annotations
@@ -171,6 +175,20 @@ class AirflowApi:
         _log(f"triggered {dag_id} run {run_id}; waiting for the scheduler to run it")
         return self.wait_run(dag_id, run_id, timeout)
 
+    def follow_schedule(self, dag_id: str, timeout: float = 1200, grace: float = 30) -> dict[str, Any]:
+        """Unpause: a cron DAG then starts its latest slot by itself; follow that run (or, if none starts within
+        `grace` seconds, trigger one). One run, not two, so the machine trains each model once."""
+        before = self.run_ids(dag_id)
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            new = sorted(self.run_ids(dag_id) - before)
+            if new:
+                _log(f"unpaused {dag_id}: the scheduler started its latest slot, run {new[0]}; following it")
+                return self.wait_run(dag_id, new[0], timeout)
+            time.sleep(2)
+        return self.run_dag(dag_id, timeout=timeout)
+
     def wait_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -179,6 +197,9 @@ class AirflowApi:
                 return dict(run)
             time.sleep(5)
         raise DemoError(f"{dag_id} run {run_id} did not finish within {timeout:.0f}s")
+
+    def run_ids(self, dag_id: str) -> set[str]:
+        return {run["dag_run_id"] for run in self.call("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"]}
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         items = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
@@ -202,11 +223,14 @@ def registry_summary() -> list[str]:
         newest = max(versions, key=lambda v: int(v.version))
         champion = aliases.get("champion")
         tags = newest.tags
+        score = tags.get("mlops.score.candidate")
+        gate = (f" {tags.get('mlops.metric', 'score')}={float(score):.4f} {tags.get('mlops.decision', '?')}"
+                if score else " (not from a training run)")
+        serving = aliases.get("serving_local")
         lines.append(
             f"{model}: {len(versions)} version(s); newest v{newest.version} (reason {tags.get('mlops.reason', '?')})"
-            f" {tags.get('mlops.metric', 'score')}={float(tags.get('mlops.score.candidate') or 'nan'):.4f}"
-            f" {tags.get('mlops.decision', '?')} -> champion is {'v' + champion if champion else 'none'}"
-            f" ({MLFLOW_URL}/#/models/{model})"
+            f"{gate} -> champion is {'v' + champion if champion else 'none'}"
+            + (f", serving v{serving}" if serving else "") + f" ({MLFLOW_URL}/#/models/{model})"
         )
     return lines
 
@@ -232,10 +256,17 @@ def up() -> int:
         _log("MLflow and Airflow are up")
         api = AirflowApi(AIRFLOW_URL)
         api.wait_for_dag("mlops_training", 300)
-        _finished(api, "mlops_training", api.run_dag("mlops_training"), "train, gate and promote both models")
+        api.wait_for_dag("mlops_deployment", 120)
+        api.call("PATCH", "/dags/mlops_deployment", json={"is_paused": False})  # champions deploy on their own
+        deployed = api.run_ids("mlops_deployment")
+        _finished(api, "mlops_training", api.follow_schedule("mlops_training"), "train, gate and promote both models")
         for line in registry_summary():
             _log(line)
+        deployed = await_deployments(api, deployed)
         drift_loop(api)
+        rest_trigger()
+        deployed = await_deployments(api, deployed)
+        broken_candidate(api, "breast_cancer")
         for line in registry_summary():
             model, _, rest = line.partition(": ")
             _step(f"registry {model}", rest.split(" (http")[0], f"{MLFLOW_URL}/#/models/{model}")
@@ -283,6 +314,90 @@ def drift_loop(api: AirflowApi) -> None:
                     "(was drift found? see the emit_drift_event task of mlops_drift_monitor)")
 
 
+def rest_trigger() -> None:
+    """What a monitor outside Airflow does: `mlops trigger` over the REST API, following the run."""
+    cmd = [str(BIN / "mlops"), "trigger", "breast_cancer", "--reason", "performance", "--requested-by",
+           "demo-monitor", "--wait", "--timeout", "900", "--url", AIRFLOW_URL, "--user", USER]
+    log = LOGS / "mlops-trigger.log"
+    with log.open("a") as out:
+        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_DIR,
+                                env={**demo_env(), "MLOPS_AIRFLOW_PASSWORD": PASSWORD})
+    last = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
+    _step("mlops trigger breast_cancer --reason performance (REST)",
+          "success" if result.returncode == 0 else f"FAILED (exit {result.returncode}): {last[0]}",
+          f"{AIRFLOW_URL}/dags/mlops_retraining")
+    if result.returncode:
+        raise DemoError(f"mlops trigger failed; see {log.relative_to(PROJECT_DIR)}")
+
+
+def _registry() -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=MLFLOW_URL, registry_uri=MLFLOW_URL)
+
+
+def await_deployments(api: AirflowApi, seen: set[str], timeout: float = 600) -> set[str]:
+    """Wait until every model's champion is what its local server serves (`serving_local`), deployed by the
+    mlops_deployment runs the champion events started; report each new run. Returns the run ids seen."""
+    from mlops_provider.config import load_model_config
+    from mlops_provider.settings import model_names
+
+    client = _registry()
+    deadline = time.monotonic() + timeout
+    _log("waiting for mlops_deployment to serve each champion")
+    while True:
+        runs = [r for r in api.call("GET", "/dags/mlops_deployment/dagRuns")["dag_runs"]
+                if r["dag_run_id"] not in seen]
+        aliases = {model: client.get_registered_model(model).aliases for model in model_names()}
+        pending = {m: a.get("champion") for m, a in aliases.items() if a.get("champion") != a.get("serving_local")}
+        busy = [r for r in runs if r["state"] not in ("success", "failed")]
+        if not busy and (not pending or any(r["state"] == "failed" for r in runs)):
+            break
+        if time.monotonic() > deadline:
+            raise DemoError(f"champions {pending} were not served within {timeout:.0f}s of their promotion")
+        time.sleep(5)
+    for run in sorted(runs, key=lambda r: r["dag_run_id"]):
+        states = api.task_states("mlops_deployment", run["dag_run_id"])
+        _step("mlops_deployment: " + ", ".join(f"{t}={s}" for t, s in sorted(states.items())), run["state"],
+              run_url("mlops_deployment", run["dag_run_id"]))
+    if pending:
+        raise DemoError(f"champions {pending} are not served; see the mlops_deployment runs")
+    for model, alias in sorted(aliases.items()):
+        config = load_model_config(model, check_paths=False)
+        server = _served_url(model)
+        _step(f"{model} v{alias['champion']} served locally ({config.deploy.strategy})",
+              "smoke-tested and recorded as serving_local", f"{server}/invocations")
+    return seen | {r["dag_run_id"] for r in runs}
+
+
+def _served_url(model: str) -> str:
+    from mlops_provider.deploy.local import LocalTarget
+
+    server = LocalTarget(tracking_uri=MLFLOW_URL).running(model)
+    return server.url if server else "(no server runs)"
+
+
+def broken_candidate(api: AirflowApi, model: str) -> None:
+    """A candidate 0.75 s slower per request than the champion, deployed by hand: the smoke test must refuse it,
+    the server must roll it back, and the champion must keep serving."""
+    from mlops_provider.demo.broken import register_slow_candidate
+
+    client = _registry()
+    serving = client.get_registered_model(model).aliases.get("serving_local")
+    version = register_slow_candidate(model, tracking_uri=MLFLOW_URL, seconds=0.75)
+    _log(f"registered {model} v{version}: v{serving} made 0.75 s slower per request; deploying it by hand")
+    run = api.run_dag("mlops_deployment", {"model": model, "version": version}, timeout=600)
+    after = client.get_registered_model(model).aliases.get("serving_local")
+    reason = client.get_model_version(model, version).tags.get("mlops.deploy.local.failed", "")
+    ok = run["state"] == "failed" and after == serving and reason
+    _step(f"broken candidate {model} v{version} (slow)",
+          f"refused and rolled back as intended, v{after} still serves: {reason}" if ok
+          else f"NOT rolled back: run {run['state']}, serving v{after}",
+          run_url("mlops_deployment", run["dag_run_id"]))
+    if not ok:
+        raise DemoError(f"the slow candidate {model} v{version} was not rolled back")
+
+
 def latest_drift_report(model: str) -> str:
     """The MLflow URL of the newest drift report of `model` (empty if there is none)."""
     from mlflow import MlflowClient
@@ -310,11 +425,18 @@ def _print_access() -> None:
     print(f"""
   Airflow UI: {AIRFLOW_URL}   (login {USER} / {PASSWORD})
   MLflow UI:  {MLFLOW_URL}
+  Model servers: .demo/serving/<model>.json (port; POST /invocations)
   Logs:       .demo/logs/        Stop with: make stop
 """, flush=True)
 
 
 def down() -> int:
+    from mlops_provider.deploy.local import LocalTarget
+
+    servers = DEMO_DIR / "serving"
+    for state in sorted(servers.glob("*.json")) if servers.is_dir() else []:
+        if LocalTarget(state_dir=servers, tracking_uri=MLFLOW_URL).stop(state.stem):
+            _log(f"stopped the model server of {state.stem} (its inference log flushed)")
     for name in ("airflow", "mlflow"):
         pid = _running(name)
         if pid is None:

@@ -1,7 +1,8 @@
-"""Demo traffic: scored requests for a model written to its inference log, with a drift knob.
+"""Demo traffic: requests for a model, with a drift knob, ending up in its inference log.
 
-Stands in for the model server's request log until a server runs: the same folder, file format and
-columns (`mlops_provider.inference_log`). Requests are scored by the registry's `champion`.
+When the model's local server runs (the local deployment target), the requests go to its `/invocations` in
+MLflow's scoring format and the server logs them itself. Otherwise they are scored here by the registry's
+`champion` and written as one window in the same folder, format and columns (`mlops_provider.inference_log`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,16 @@ def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int) -> 
 
 
 def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float = 0.0, seed: int = 1,
-                 alias: str = "champion", start: datetime | None = None) -> dict[str, Any]:
-    """Score `rows` requests with `<model>@<alias>` and write them as one inference window."""
+                 alias: str = "champion", start: datetime | None = None, via_server: bool = True,
+                 batch: int = 50) -> dict[str, Any]:
+    """Send `rows` requests to the model's running local server (`batch` rows per request), or, with no
+    server (or `via_server=False`), score them with `<model>@<alias>` and write them as one window."""
+    if via_server:
+        from mlops_provider.deploy.local import LocalTarget
+
+        server = LocalTarget(tracking_uri=tracking_uri).running(model)
+        if server is not None:
+            return _through_server(model, server.url, server.admin_url, rows, drift, seed, batch)
     import pandas as pd
     from mlflow import MlflowClient
 
@@ -62,3 +71,25 @@ def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float
     })
     path = write_window(inference_uri(config), scored, start=start)
     return {"model": model, "version": str(version), "rows": rows, "drift": drift, "window": path}
+
+
+def _through_server(model: str, url: str, admin_url: str, rows: int, drift: float, seed: int,
+                    batch: int) -> dict[str, Any]:
+    """POST the requests to the server in MLflow's `dataframe_split` format, then flush its inference log."""
+    import httpx
+
+    from mlops_provider.deploy.base import split_payload
+
+    config = load_model_config(model, check_paths=False)
+    frame = requests_for(config, rows, drift=drift, seed=seed)
+    served: set[str] = set()
+    with httpx.Client(timeout=60, trust_env=False) as http:
+        for begin in range(0, len(frame), batch):
+            answer = http.post(f"{url}/invocations", json=split_payload(frame.iloc[begin:begin + batch]))
+            if answer.status_code != 200:
+                raise RuntimeError(f"model '{model}': the server at {url} answered {answer.status_code}: "
+                                   f"{answer.text[:300]}")
+            served.add(answer.headers.get("x-mlops-version", "?"))
+        window = http.post(f"{admin_url}/admin/flush").json().get("window")
+    return {"model": model, "version": ",".join(sorted(served)), "rows": rows, "drift": drift,
+            "window": f"{window} (logged by the server at {url})"}
