@@ -6,6 +6,13 @@ Objects, all named from the model (`credit_default` -> `mlops-credit-default`):
 - Service `<base>`: selects `app=<base>, mlops.slot=<slot>`; the slot is `main` (stable and canary pods) or a color.
   Switching the selector's slot is the one atomic traffic switch of blue-green.
 - HorizontalPodAutoscaler `<base>` when `deploy.options.hpa` is set, scaling the Deployment that serves.
+- With `deploy.options.istio` (`true`, or `{host, hosts, gateway}`): `networking.istio.io/v1` DestinationRule
+  `<base>` (subsets `stable` and `canary`, by the pods' `mlops.track`: `stable` is the serving Deployment's track,
+  a color after blue-green) and VirtualService `<base>` (one http route over those subsets; `status` then reports
+  its split as the traffic). `host` is the Service's host the route and the rule are about (default
+  `<base>.<namespace>.svc.cluster.local`), `hosts` the names the VirtualService answers for (default `[host]`),
+  `gateway` one gateway or a list (`mesh` is added, so the sidecars follow the same split). Needs Istio's CRDs;
+  removing the option later leaves both objects as they are.
 
 Strategies (`deploy.strategy`):
 - `rolling`: update the serving Deployment in place (maxSurge 1, maxUnavailable 0) and wait for the rollout;
@@ -13,12 +20,21 @@ Strategies (`deploy.strategy`):
   selector, then scale the old color down (`previous_color`: `scale_down`, `keep` or `delete`);
 - `canary`: a canary Deployment in the serving slot, sized so that its share of the pods (and so of the traffic
   through the Service) approximates each of `canary_steps`; after each step its pods must be ready and the optional
-  check must pass; then the serving Deployment is updated in place and the canary removed.
+  check must pass; then the serving Deployment is updated in place and the canary removed. With Istio the split
+  is exact instead: the VirtualService first pins all traffic to `stable` (before any canary pod is ready), then
+  after each step's canary pods are ready gives `canary` the step's percent (`stable` the rest), and at promotion,
+  once the stable Deployment has rolled out the new version, goes back to `stable` 100 before the DestinationRule
+  drops the `canary` subset. Traffic that bypasses the mesh still follows the ratio of the pods.
+- `rolling` and `blue_green` with Istio: the VirtualService sends all traffic to the Service itself (no subset),
+  applied before the Service, so the Service's selector decides and the blue-green switch stays one atomic change
+  (routing to a color's subset would need two writes, with a gap between them). The DestinationRule is left alone.
 
 A rollout is done when `observedGeneration >= generation` and the updated and available replicas equal the spec;
 it failed on `ProgressDeadlineExceeded` or when `rollout_timeout` passes (the pods' waiting reasons, such as
 ImagePullBackOff, go into the message). `apps/v1` has no rollback call, so every change registers its undo first
-(re-apply the previous spec, switch the selector back, remove what was created) and a failure runs them in reverse.
+(re-apply the previous spec, switch the selector back, remove what was created; the VirtualService and the
+DestinationRule are re-applied as they were before the rollout, or deleted when they did not exist) and a failure
+runs them in reverse.
 The previous pod template is also kept in an annotation of the Deployment, so it survives the process.
 
 Each strategy is a list of phases; a phase makes changes and names the rollout to wait for before the next one.
@@ -87,7 +103,9 @@ COLORS = ("blue", "green")
 DEFAULT_RESOURCES: dict[str, Any] = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
 KNOWN_OPTIONS = {"image", "namespace", "replicas", "port", "service_port", "service_type", "resources", "env", "hpa",
                  "rollout_timeout", "progress_deadline", "step_wait", "previous_color", "smoke_test", "smoke_rows",
-                 "latency_budget_ms"}
+                 "latency_budget_ms", "istio"}
+ISTIO_API = "networking.istio.io/v1"
+ISTIO_KEYS = {"host", "hosts", "gateway"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,7 @@ class KubernetesOptions:
     smoke_test: bool = False
     smoke_rows: int = 20
     latency_budget_ms: float = 500.0
+    istio: dict[str, Any] | None = None  # {"host": str | None, "hosts": [...], "gateways": [...]}, see _parse_istio
 
     @classmethod
     def parse(cls, model: str, options: dict[str, Any]) -> KubernetesOptions:
@@ -149,6 +168,8 @@ class KubernetesOptions:
         if "hpa" in values:
             values["hpa"] = _parse_hpa(values["hpa"], bad)
             values.setdefault("replicas", values["hpa"]["min"])
+        if "istio" in values:
+            values["istio"] = _parse_istio(values["istio"], bad)
         return cls(**values)
 
 
@@ -160,6 +181,37 @@ def _parse_hpa(raw: Any, bad: Callable[[str, str], DeploymentError]) -> dict[str
     if not 1 <= raw["min"] <= raw["max"] or not 1 <= raw["cpu"] <= 100:
         raise bad("hpa", f"need 1 <= min <= max and cpu (target utilization in %) in 1..100, got {raw!r}")
     return {"min": raw["min"], "max": raw["max"], "cpu": raw["cpu"]}
+
+
+def _parse_istio(raw: Any, bad: Callable[[str, str], DeploymentError]) -> dict[str, Any] | None:
+    """`deploy.options.istio`: false/null (off), true (the Service's own host) or {host, hosts, gateway}."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise bad("istio", f"expected true or a mapping like {{host: <service host>, gateway: <gateway>}}, "
+                           f"got {raw!r}")
+    unknown = sorted(set(raw) - ISTIO_KEYS)
+    if unknown:
+        raise bad("istio", f"unknown key(s) {unknown}: expected host, hosts or gateway")
+
+    def name(value: Any) -> bool:
+        return isinstance(value, str) and bool(value) and not any(c.isspace() for c in value)
+
+    def names(key: str) -> list[str]:
+        value = raw.get(key)
+        if value is None:
+            return []
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not value or not all(name(v) for v in value):
+            raise bad(f"istio.{key}", f"expected a host name or a non-empty list of them, got {raw[key]!r}")
+        return list(value)
+
+    host = raw.get("host")
+    if host is not None and (not name(host) or "*" in host or "/" in host):
+        raise bad("istio.host", f"expected the Service's host name (e.g. svc.ns.svc.cluster.local), got {host!r}")
+    return {"host": host, "hosts": names("hosts"), "gateways": names("gateway")}
 
 
 @dataclass(frozen=True)
@@ -210,6 +262,8 @@ def config_hash(model: str, version: str, options: KubernetesOptions) -> str:
     wanted = {"container": render_container(model, version, options), "replicas": options.replicas,
               "hpa": options.hpa, "service": [options.service_port, options.service_type],
               "progress_deadline": options.progress_deadline}
+    if options.istio is not None:  # only when set, so the hash of a configuration without Istio is unchanged
+        wanted["istio"] = options.istio
     return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -297,6 +351,63 @@ def render_hpa(model: str, options: KubernetesOptions, *, deployment: str, names
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": options.hpa["cpu"]}}}],
         },
     }
+
+
+def istio_host(model: str, options: KubernetesOptions, namespace: str) -> str:
+    """The host the Istio objects are about: `istio.host`, else the Service's cluster-local name."""
+    assert options.istio is not None
+    return str(options.istio.get("host") or f"{base_name(model)}.{namespace}.svc.cluster.local")
+
+
+def render_destination_rule(model: str, options: KubernetesOptions, *, namespace: str,
+                            subsets: dict[str, str]) -> dict[str, Any]:
+    """DestinationRule `<base>` of the Service's host: one subset per name, selecting the pods of a track
+    (`{"stable": "stable", "canary": "canary"}`: subset name -> `mlops.track`)."""
+    return {
+        "apiVersion": ISTIO_API,
+        "kind": "DestinationRule",
+        "metadata": {"name": base_name(model), "namespace": namespace, "labels": common_labels(model)},
+        "spec": {"host": istio_host(model, options, namespace),
+                 "subsets": [{"name": name, "labels": {"mlops.track": track}} for name, track in subsets.items()]},
+    }
+
+
+def render_virtual_service(model: str, options: KubernetesOptions, *, namespace: str,
+                           weights: dict[str, int] | None) -> dict[str, Any]:
+    """VirtualService `<base>`: the traffic split `weights` (subset of the DestinationRule -> percent, summing to
+    100), or with None all of it to the Service itself (no subset: the Service's selector decides)."""
+    assert options.istio is not None
+    host = istio_host(model, options, namespace)
+    port = {"number": options.service_port}
+    if weights is None:
+        route = [{"destination": {"host": host, "port": port}, "weight": 100}]
+    else:
+        route = [{"destination": {"host": host, "subset": subset, "port": port}, "weight": weight}
+                 for subset, weight in weights.items()]
+    spec: dict[str, Any] = {"hosts": list(options.istio.get("hosts") or [host])}
+    gateways = list(options.istio.get("gateways") or [])
+    if gateways:  # the sidecars ("mesh") follow the same split as the gateways
+        spec["gateways"] = gateways if "mesh" in gateways else [*gateways, "mesh"]
+    spec["http"] = [{"name": "mlops", "route": route}]
+    return {
+        "apiVersion": ISTIO_API,
+        "kind": "VirtualService",
+        "metadata": {"name": base_name(model), "namespace": namespace, "labels": common_labels(model)},
+        "spec": spec,
+    }
+
+
+def route_weights(virtual_service: dict[str, Any] | None) -> dict[str, int]:
+    """A VirtualService's split as {subset: percent} (`""` for the host itself); {} when there is none."""
+    weights: dict[str, int] = {}
+    for http in ((virtual_service or {}).get("spec") or {}).get("http") or []:
+        route = http.get("route") or []
+        for destination in route:
+            subset = str((destination.get("destination") or {}).get("subset") or "")
+            weight = destination.get("weight", 100 if len(route) == 1 else 0)
+            weights[subset] = weights.get(subset, 0) + int(weight)
+        break  # the first http route is the one this target writes
+    return weights
 
 
 def reapply_manifest(obj: dict[str, Any], *, replicas: int | None = None) -> dict[str, Any]:
@@ -400,24 +511,36 @@ class Cluster:
     _APIS = {"Deployment": ("AppsV1Api", "namespaced_deployment"),
              "Service": ("CoreV1Api", "namespaced_service"),
              "HorizontalPodAutoscaler": ("AutoscalingV2Api", "namespaced_horizontal_pod_autoscaler")}
+    _CUSTOM = {"VirtualService": ("networking.istio.io", "v1", "virtualservices"),  # through CustomObjectsApi
+               "DestinationRule": ("networking.istio.io", "v1", "destinationrules")}
 
     def __init__(self, api_client: Any, namespace: str) -> None:
         from kubernetes import client as k8s
 
         self.namespace = namespace
         self._apis = {kind: (getattr(k8s, api)(api_client), suffix) for kind, (api, suffix) in self._APIS.items()}
+        self._custom = k8s.CustomObjectsApi(api_client)
         self._core = k8s.CoreV1Api(api_client)
 
-    def _call(self, kind: str, verb: str, *args: Any, **kwargs: Any) -> Any:
-        api, suffix = self._apis[kind]
-        response = getattr(api, f"{verb}_{suffix}")(*args, _preload_content=False, **kwargs)
+    def _call(self, kind: str, verb: str, name: str | None, *body: Any, **kwargs: Any) -> Any:
+        """`verb` (read, list, patch, delete) of `kind`, in this namespace; `name` is None for a list."""
+        named = () if name is None else (name,)
+        if kind in self._CUSTOM:
+            custom_verb = "get" if verb == "read" else verb
+            response = getattr(self._custom, f"{custom_verb}_namespaced_custom_object")(
+                *self._CUSTOM[kind][:2], self.namespace, self._CUSTOM[kind][2], *named, *body,
+                _preload_content=False, **kwargs)
+        else:
+            api, suffix = self._apis[kind]
+            response = getattr(api, f"{verb}_{suffix}")(*named, self.namespace, *body, _preload_content=False,
+                                                        **kwargs)
         return json.loads(response.data or b"null")
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            found: dict[str, Any] = self._call(kind, "read", name, self.namespace)
+            found: dict[str, Any] = self._call(kind, "read", name)
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -425,12 +548,12 @@ class Cluster:
         return found
 
     def find(self, kind: str, labels: dict[str, str]) -> list[dict[str, Any]]:
-        found = self._call(kind, "list", self.namespace, label_selector=label_selector(labels))
+        found = self._call(kind, "list", None, label_selector=label_selector(labels))
         return list(found.get("items") or [])
 
     def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        applied: dict[str, Any] = self._call(manifest["kind"], "patch", manifest["metadata"]["name"], self.namespace,
-                                             manifest, field_manager=FIELD_MANAGER, force=True,
+        applied: dict[str, Any] = self._call(manifest["kind"], "patch", manifest["metadata"]["name"], manifest,
+                                             field_manager=FIELD_MANAGER, force=True,
                                              _content_type=APPLY_CONTENT_TYPE)
         return applied
 
@@ -438,7 +561,7 @@ class Cluster:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            self._call(kind, "delete", name, self.namespace, propagation_policy="Background")
+            self._call(kind, "delete", name, propagation_policy="Background")
         except ApiException as err:
             if err.status == 404:
                 return False
@@ -672,9 +795,13 @@ class _Rollout:
             return [note, *self.rolling()]
         name, slot = f"{self.base}-canary", before.slot
         stable_name, stable = before.active["metadata"]["name"], int(before.active["spec"].get("replicas") or 1)
+        istio = self.options.istio is not None
+        subsets = {"stable": track_of(self.base, stable_name), "canary": "canary"}
 
         def start() -> None:
             self.undo.append({"op": "delete", "label": f"delete {name}", "kind": "Deployment", "name": name})
+            if istio:  # pin all traffic to the stable pods before any canary pod can take a share of it
+                self._route({"stable": 100}, subsets)
 
         def scale(percent: int) -> Phase:
             def apply() -> Wait:
@@ -685,29 +812,40 @@ class _Rollout:
 
             return apply
 
+        def routed(percent: int) -> Phase:
+            def route() -> None:  # once the canary pods are ready: the VirtualService gives them `percent`
+                self._route({"stable": 100 - percent, "canary": percent})
+
+            return route
+
         def bake() -> Wait:  # still ready after the bake time
             return Wait(name, timeout=0, delay=self.options.step_wait)
 
         def verified(percent: int) -> Phase:
             def verify() -> None:
                 pods = canary_replicas(stable, percent)
-                share = round(100 * pods / (pods + stable))
+                share = percent if istio else round(100 * pods / (pods + stable))
                 self._verify(f"canary {percent}%", name, share)
+                how = (f"{share}% of the traffic by the VirtualService weights" if istio
+                       else f"{share}% of the pods")
                 self.steps.append(f"canary {percent}%: {pods} canary pod(s) of v{self.version} beside {stable} of "
-                                  f"v{before.version} ({share}% of the pods) ready and verified")
+                                  f"v{before.version} ({how}) ready and verified")
 
             return verify
 
         def promote() -> None:
             self.steps.append(f"{stable_name} rolled out v{self.version}")
-            self._publish(slot, stable_name)
+            if istio:  # stable has the new version: all traffic to it, then the canary subset goes
+                self._route({"stable": 100}, {"stable": subsets["stable"]}, rule_first=False)
+            self._publish(slot, stable_name, route=False)
             self._verify("promoted", stable_name, 100)
             self.cluster.delete("Deployment", name)
             self.steps.append(f"promoted v{self.version} to {stable_name}; removed {name}")
 
         phases: list[Phase] = [start]
         for percent in self.progress.canary_steps[:-1]:
-            phases += [scale(percent), *([bake] if self.options.step_wait else []), verified(percent)]
+            phases += [scale(percent), *([routed(percent)] if istio else []),
+                       *([bake] if self.options.step_wait else []), verified(percent)]
         return [*phases, lambda: self._update_in_place(stable_name, slot), promote]
 
     # building blocks
@@ -741,9 +879,41 @@ class _Rollout:
         self.cluster.apply(action["manifest"])
         return self._wait(action["manifest"]["metadata"]["name"]) if action.get("wait") else None
 
-    def _publish(self, slot: str, deployment: str) -> None:
-        """Point the Service at `slot` and the autoscaler at `deployment` (both undone on a later failure)."""
+    def _route(self, weights: dict[str, int] | None, subsets: dict[str, str] | None = None, *,
+               rule_first: bool = True) -> None:
+        """With `deploy.options.istio`: apply the DestinationRule with `subsets` (subset -> track; left alone when
+        None) and the VirtualService with the split `weights` (None: all to the Service). The rule goes first when
+        it adds a subset the new split uses, last (`rule_first=False`) when it drops one the old split used. The
+        first change of each object in a rollout registers its undo (re-apply it as it was, or delete it)."""
+        namespace = self.cluster.namespace
+        manifests = [render_virtual_service(self.model, self.options, namespace=namespace, weights=weights)]
+        if subsets is not None:
+            rule = render_destination_rule(self.model, self.options, namespace=namespace, subsets=subsets)
+            manifests.insert(0 if rule_first else 1, rule)
+        for manifest in manifests:
+            kind = manifest["kind"]
+            if not any(kind in (action.get("kind"), (action.get("manifest") or {}).get("kind"))
+                       for action in self.undo):
+                current = self.cluster.get(kind, self.base)
+                if current is None:
+                    self.undo.append({"op": "delete", "label": f"delete {kind} {self.base}", "kind": kind,
+                                      "name": self.base})
+                else:
+                    split = _describe_split(route_weights(current)) if kind == "VirtualService" else "as it was"
+                    self.undo.append({"op": "apply", "label": f"{kind} {self.base} back to {split}",
+                                      "manifest": reapply_manifest(current)})
+            self.cluster.apply(manifest)
+        if subsets is not None:
+            self.steps.append(f"DestinationRule {self.base}: subset(s) {', '.join(subsets)}")
+        self.steps.append(f"VirtualService {self.base}: {_describe_split(weights or {'': 100})}")
+
+    def _publish(self, slot: str, deployment: str, *, route: bool = True) -> None:
+        """Point the Service at `slot` and the autoscaler at `deployment` (both undone on a later failure). With
+        Istio and `route`, the VirtualService first sends all traffic to the Service (whose selector decides), so
+        a blue-green switch stays the one atomic change of the Service's selector."""
         before = self.before
+        if route and self.options.istio is not None:
+            self._route(None)
         wanted = render_service(self.model, self.options, slot=slot, namespace=self.cluster.namespace)
         if before.service is None:
             self.undo.append({"op": "delete", "label": f"delete service {self.base}", "kind": "Service",
@@ -1081,6 +1251,18 @@ class KubernetesTarget(DeferrableTarget):
                               "version": d["spec"]["template"]["metadata"]["labels"].get("mlops.version"),
                               "replicas": d["spec"].get("replicas", 0),
                               "ready": (d.get("status") or {}).get("readyReplicas", 0)} for d in behind}}
+        if options.istio is not None:  # the traffic is the VirtualService's split, not the ratio of the pods
+            split = route_weights(cluster.get("VirtualService", serving.base))
+            status.details["virtual_service"] = split
+            versions = {"stable": serving.version, "canary": serving.canary and str(
+                serving.canary["spec"]["template"]["metadata"]["labels"].get("mlops.version"))}
+            if split and all(versions.get(subset) for subset, weight in split.items() if weight):
+                traffic: dict[str, int] = {}
+                for subset, weight in split.items():
+                    if weight:
+                        label = str(versions[subset])
+                        traffic[label] = traffic.get(label, 0) + weight
+                status.traffic = traffic
         return status
 
     def rollback(self, model: str, config: ModelConfig, to_version: str | None = None) -> DeploymentResult:
@@ -1106,6 +1288,15 @@ def _is_failure(err: Exception) -> bool:
     from urllib3.exceptions import HTTPError
 
     return isinstance(err, RolloutFailed | ApiException | HTTPError)
+
+
+def _describe_split(weights: dict[str, int]) -> str:
+    """`stable 75%, canary 25%`, `all to the service`, or `nothing` for a VirtualService's split."""
+    if not weights:
+        return "nothing"
+    if set(weights) == {""}:
+        return "all to the service"
+    return ", ".join(f"{subset or 'service'} {weight}%" for subset, weight in weights.items())
 
 
 def _percentages(counts: dict[str, int]) -> dict[str, int]:

@@ -1,7 +1,9 @@
 """A stateful fake Kubernetes API server on loopback, for the Kubernetes deployment target's tests.
 
 It is a real HTTP server (stdlib `ThreadingHTTPServer`) that the official `kubernetes` client talks to. It stores
-`apps/v1` Deployments, `v1` Services and `autoscaling/v2` HorizontalPodAutoscalers; answers GET, list (with an
+`apps/v1` Deployments, `v1` Services, `autoscaling/v2` HorizontalPodAutoscalers and the Istio custom objects
+`networking.istio.io/v1` VirtualServices and DestinationRules (validated as Istio's webhook would: hosts, subsets
+with labels, route weights summing to 100; no mesh is simulated); answers GET, list (with an
 equality `labelSelector`), DELETE and server-side apply (PATCH `application/apply-patch+yaml`; every other write is
 refused, so a client that does not apply server-side fails loudly); and lists Pods that it derives from the
 Deployments. It bumps `metadata.generation` only when a Deployment's spec changes, like the real API server.
@@ -44,6 +46,8 @@ KINDS = {  # (group path, resource) -> (apiVersion, kind)
     ("/apis/apps/v1", "deployments"): ("apps/v1", "Deployment"),
     ("/api/v1", "services"): ("v1", "Service"),
     ("/apis/autoscaling/v2", "horizontalpodautoscalers"): ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("/apis/networking.istio.io/v1", "virtualservices"): ("networking.istio.io/v1", "VirtualService"),
+    ("/apis/networking.istio.io/v1", "destinationrules"): ("networking.istio.io/v1", "DestinationRule"),
 }
 FAILURES = {"broken": "ImagePullBackOff", "crash": "CrashLoopBackOff"}
 
@@ -310,6 +314,15 @@ class FakeKubernetes:
             raise ApiError(422, "Invalid", f'Service "{name}" is invalid: spec.ports: Required value')
         if kind == "HorizontalPodAutoscaler" and not (spec.get("scaleTargetRef") or {}).get("name"):
             raise ApiError(422, "Invalid", f'HorizontalPodAutoscaler "{name}" is invalid: scaleTargetRef.name')
+        if kind == "VirtualService":
+            _validate_virtual_service(name, spec)
+        if kind == "DestinationRule":
+            subsets = spec.get("subsets") or []
+            names = [subset.get("name") for subset in subsets]
+            if not spec.get("host") or not all(names) or len(set(names)) != len(names) \
+                    or not all(subset.get("labels") for subset in subsets):
+                raise ApiError(400, "BadRequest", f'admission webhook denied DestinationRule "{name}": a host and '
+                                                  "subsets with unique names and labels are required")
 
     def _record_write(self, verb: str, kind: str, name: str, obj: dict[str, Any] | None) -> None:
         deployments = {}
@@ -383,6 +396,25 @@ class FakeKubernetes:
                     if _matches(labels, wanted):
                         pods.append(_pod(f"{name}-{_hash(pod_template)}-{index}", namespace, labels, reason))
         return pods
+
+
+def _validate_virtual_service(name: str, spec: dict[str, Any]) -> None:
+    """What Istio's validating webhook refuses: no hosts, routes without a destination host, weights that do not
+    add up to 100 (a single destination may omit its weight)."""
+    def refuse(why: str) -> ApiError:
+        return ApiError(400, "BadRequest", f'admission webhook denied VirtualService "{name}": {why}')
+
+    if not spec.get("hosts"):
+        raise refuse("hosts: Required value")
+    for http in spec.get("http") or []:
+        route = http.get("route") or []
+        if not route or not all((d.get("destination") or {}).get("host") for d in route):
+            raise refuse("http.route: every destination needs a host")
+        weights = [d.get("weight") for d in route]
+        if any(w is not None and (not isinstance(w, int) or w < 0) for w in weights):
+            raise refuse(f"weights must be non-negative integers, got {weights}")
+        if (len(route) > 1 or weights[0] is not None) and sum(w or 0 for w in weights) != 100:
+            raise refuse(f"total destination weight {sum(w or 0 for w in weights)} != 100")
 
 
 def _pod(name: str, namespace: str, labels: dict[str, str], waiting: str | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from mlops_provider.deploy.kubernetes import (
     base_name,
     canary_replicas,
     rollout_state,
+    route_weights,
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 
@@ -486,4 +487,154 @@ def test_smoke_test_options_are_checked_before_anything_changes(fake, make_targe
         target.deploy(model, "1", "rolling", model_config(model, "kubernetes", latency_budget_ms=0))
     with pytest.raises(DeploymentRefused, match="cannot read holdout rows for the smoke test"):
         target.deploy(model, "1", "rolling", model_config(model, "kubernetes", smoke_test=True))
+    assert [r for r in fake.requests if r["method"] != "GET"] == []
+
+
+# -- Istio: the canary's share of the traffic set by VirtualService weights -----------------------------------------
+
+ISTIO_PATH = "/apis/networking.istio.io/v1/namespaces/default/"
+
+
+def splits(fake: FakeKubernetes, base: str, since: int = 0) -> list[dict[str, int]]:
+    return [route_weights(w["object"]) for w in fake.writes_of("VirtualService", base)[since:] if w["object"]]
+
+
+def test_a_canary_with_istio_sets_the_virtual_service_weights_of_each_step(fake, make_target, registry) -> None:
+    model, client = registry(2)
+    config = model_config(model, "kubernetes", "canary", canary_steps=[10, 50, 100], **FAST, istio=True)
+    target = make_target(client)
+    seen: list[tuple[str, int, dict[str, int]]] = []
+
+    def check(point: CheckPoint) -> bool:
+        seen.append((point.stage, point.traffic_percent, target.status(model, config).traffic))
+        return True
+
+    base, host = base_name(model), f"{base_name(model)}.default.svc.cluster.local"
+    first = target.deploy(model, "1", "canary", config)  # nothing serves: a rolling deployment, all to the Service
+    assert first.success, first
+    assert splits(fake, base) == [{"": 100}] and fake.names("DestinationRule") == []
+    vs = fake.get("VirtualService", base)
+    assert vs["spec"]["hosts"] == [host] and "gateways" not in vs["spec"]
+    assert vs["spec"]["http"][0]["route"] == [{"destination": {"host": host, "port": {"number": 80}}, "weight": 100}]
+    target.check = check
+    seen.clear()
+
+    result = target.deploy(model, "2", "canary", config)
+    assert result.success and result.served_version == "2", result
+    # the traffic follows the steps exactly (10%), not the ratio of the pods (1 canary beside 3 stable = 25%)
+    assert splits(fake, base, since=1) == [{"stable": 100}, {"stable": 90, "canary": 10},
+                                           {"stable": 50, "canary": 50}, {"stable": 100}]
+    assert seen == [("canary 10%", 10, {"1": 90, "2": 10}), ("canary 50%", 50, {"1": 50, "2": 50}),
+                    ("promoted", 100, {"2": 100})]
+    assert any("10% of the traffic by the VirtualService weights" in step for step in result.steps), result.steps
+
+    # every split only names subsets the DestinationRule has at that moment; a canary share only once its pods are
+    # ready; all back to stable only once stable serves the new version
+    subsets: set[str] = set()
+    for write in fake.writes:
+        if write["kind"] == "DestinationRule" and write["object"]:
+            subsets = {s["name"] for s in write["object"]["spec"]["subsets"]}
+            assert write["object"]["spec"]["host"] == host
+        if write["kind"] != "VirtualService" or not write["object"]:
+            continue
+        split = route_weights(write["object"])
+        assert set(split) - {""} <= subsets, (split, subsets)
+        if split.get("canary"):
+            canary = write["deployments"][f"{base}-canary"]
+            assert canary["observedGeneration"] == canary["generation"]
+            assert canary["availableReplicas"] == canary["updatedReplicas"] == canary["spec_replicas"]
+    last = fake.writes_of("VirtualService", base)[-1]
+    stable = last["deployments"][base]
+    assert stable["version"] == "2" and stable["availableReplicas"] == stable["updatedReplicas"] == 3
+    assert fake.get("DestinationRule", base)["spec"]["subsets"] == [{"name": "stable",
+                                                                     "labels": {"mlops.track": "stable"}}]
+    assert fake.names("Deployment") == [base]
+    istio_writes = [r for r in fake.requests if r["path"].startswith(ISTIO_PATH) and r["method"] != "GET"]
+    assert istio_writes and all(r["method"] == "PATCH" and r["content_type"] == APPLY
+                                and r["query"].get("fieldManager") == "mlops" for r in istio_writes)
+    assert {r["path"].removeprefix(ISTIO_PATH) for r in istio_writes} == \
+        {f"virtualservices/{base}", f"destinationrules/{base}"}
+    assert target.status(model, config).details["virtual_service"] == {"stable": 100}
+
+    # blue-green: all traffic to the Service again before its selector switches, so that switch stays atomic
+    seen_writes = len(fake.writes)
+    blue_green = model_config(model, "kubernetes", "blue_green", **FAST, istio=True)
+    assert target.deploy(model, "1", "blue_green", blue_green).success
+    later = [(w["kind"], w["object"]) for w in fake.writes[seen_writes:] if w["kind"] in ("VirtualService", "Service")]
+    assert [kind for kind, _ in later] == ["VirtualService", "Service"]
+    assert route_weights(later[0][1]) == {"": 100} and later[1][1]["spec"]["selector"]["mlops.slot"] == "blue"
+
+
+def test_a_failed_canary_with_istio_restores_the_virtual_service(fake, make_target, registry) -> None:
+    model, client = registry(3)
+    config = model_config(model, "kubernetes", "canary", canary_steps=[10, 50, 100], **FAST,
+                          istio={"gateway": "istio-system/public", "hosts": ["credit.example.com"]})
+    target = make_target(client)
+    base = base_name(model)
+    assert target.deploy(model, "1", "rolling", config).success
+    assert target.deploy(model, "2", "canary", config).success
+    before_vs, before_rule = fake.get("VirtualService", base), fake.get("DestinationRule", base)
+    assert route_weights(before_vs) == {"stable": 100}
+    assert before_vs["spec"]["gateways"] == ["istio-system/public", "mesh"]
+    assert before_vs["spec"]["hosts"] == ["credit.example.com"]
+
+    # a broken image: its pods never get ready, so they never get a share; the VirtualService is restored
+    seen = len(fake.writes_of("VirtualService", base))
+    broken = model_config(model, "kubernetes", "canary", canary_steps=[10, 50, 100], **FAST, image=BROKEN,
+                          istio={"gateway": "istio-system/public", "hosts": ["credit.example.com"]})
+    result = target.deploy(model, "3", "canary", broken)
+    assert not result.success and result.served_version == "2", result
+    assert "ImagePullBackOff" in result.message
+    assert "rolled back: VirtualService " + base + " back to stable 100%" in result.steps, result.steps
+    assert splits(fake, base, since=seen) == [{"stable": 100}, {"stable": 100}]
+    assert fake.get("VirtualService", base)["spec"] == before_vs["spec"]
+    assert fake.get("DestinationRule", base)["spec"] == before_rule["spec"]
+    assert fake.names("Deployment") == [base] and version_of(fake.get("Deployment", base)) == "2"
+
+    # a check that fails at 50%: the weights had reached 50/50, and go back to all-stable
+    seen = len(fake.writes_of("VirtualService", base))
+    target.check = lambda point: point.stage != "canary 50%"
+    result = target.deploy(model, "3", "canary", config)
+    assert not result.success and "check at 'canary 50%' failed" in result.message, result
+    assert splits(fake, base, since=seen) == [{"stable": 100}, {"stable": 90, "canary": 10},
+                                              {"stable": 50, "canary": 50}, {"stable": 100}]
+    assert fake.get("VirtualService", base)["spec"] == before_vs["spec"]
+    assert fake.get("DestinationRule", base)["spec"] == before_rule["spec"]
+    assert fake.names("Deployment") == [base]
+    assert alias(client, model) == "2"
+
+
+def test_a_failed_canary_with_istio_removes_the_istio_objects_it_created(fake, make_target, registry) -> None:
+    model, client = registry(2)
+    target = make_target(client)
+    base = base_name(model)
+    assert target.deploy(model, "1", "rolling", model_config(model, "kubernetes", **FAST)).success
+    broken = model_config(model, "kubernetes", "canary", canary_steps=[50, 100], **FAST, image=BROKEN, istio=True)
+    result = target.deploy(model, "2", "canary", broken)
+    assert not result.success and result.served_version == "1", result
+    assert splits(fake, base) == [{"stable": 100}]
+    assert fake.writes_of("VirtualService", base)[-1]["verb"] == "DELETE"
+    assert fake.names("VirtualService") == [] and fake.names("DestinationRule") == []
+    assert fake.names("Deployment") == [base]
+    # deleted in the reverse order of their creation: the VirtualService before the subsets it routes to
+    order = [(w["verb"], w["kind"]) for w in fake.writes if w["kind"] in ("VirtualService", "DestinationRule")]
+    assert order == [("APPLY", "DestinationRule"), ("APPLY", "VirtualService"), ("DELETE", "VirtualService"),
+                     ("DELETE", "DestinationRule")]
+
+
+@pytest.mark.parametrize("istio, why", [
+    ("yes", "deploy.options.istio: expected true or a mapping"),
+    (1, "deploy.options.istio: expected true or a mapping"),
+    ({"host": ""}, "deploy.options.istio.host: expected the Service's host name"),
+    ({"host": "a b.svc"}, "deploy.options.istio.host: expected the Service's host name"),
+    ({"gateway": 3}, "deploy.options.istio.gateway: expected a host name or a non-empty list"),
+    ({"gateway": []}, "deploy.options.istio.gateway: expected a host name or a non-empty list"),
+    ({"hosts": ["ok.example.com", ""]}, "deploy.options.istio.hosts: expected a host name or a non-empty list"),
+    ({"weights": {"canary": 10}}, r"deploy.options.istio: unknown key\(s\) \['weights'\]"),
+])
+def test_bad_istio_options_are_refused_before_anything_changes(fake, make_target, registry, istio, why) -> None:
+    model, client = registry(1)
+    with pytest.raises(DeploymentRefused, match=why):
+        make_target(client).deploy(model, "1", "canary", model_config(model, "kubernetes", "canary", **FAST,
+                                                                      istio=istio))
     assert [r for r in fake.requests if r["method"] != "GET"] == []
