@@ -45,6 +45,9 @@ def test_demo_configs_load(model: str, demo_env: Path) -> None:
     ({"trainer": {"callable": "no_such_package.mod:fit"}}, "key 'trainer.callable': module 'no_such_package.mod'"),
     ({"trainer": {"callable": "not a path"}}, "key 'trainer.callable': 'not a path' is not of the form"),
     ({"deploy": {"strategy": "canary", "canary_steps": [50, 20]}}, "key 'deploy.canary_steps'"),
+    ({"deploy": {"strategy": "canary", "canary_steps": [25, 50]}}, "canary steps must rise and end at 100"),
+    ({"deploy": {"target": "heroku"}}, "key 'deploy.target'"),
+    ({"deploy": {"strategy": "shadow"}}, "key 'deploy.strategy'"),
     ({"target": "age"}, "target 'age' is also listed as a feature"),
     ({"name": "other_name"}, "key 'name': 'other_name' must match the file name 'credit_default'"),
 ])
