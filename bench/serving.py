@@ -32,18 +32,18 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mlops_provider.netutil import free_port, wait_http
 
 MODEL = "breast_cancer"
 OVERHEAD_BUDGET = 0.10
@@ -117,12 +117,6 @@ def ratio_line(label: str, ours: dict[str, float], peer: dict[str, float]) -> st
 # --- processes ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Processes:
     """Subprocesses, each in its own session; all stopped (SIGTERM, then SIGKILL) when the block exits."""
 
@@ -141,17 +135,10 @@ class Processes:
         return self.folder / f"{name.replace(' ', '_').replace(',', '')}.log"
 
     def wait_http(self, name: str, url: str, timeout: float = 120) -> None:
-        proc, deadline = self.started[name], time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} exited with {proc.returncode}:\n{self.log(name).read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise SystemExit(f"{name}: {url} not ready after {timeout:.0f} s:\n{self.log(name).read_text()[-3000:]}")
+        try:
+            wait_http(url, timeout, self.started[name], self.log(name))
+        except RuntimeError as err:
+            raise SystemExit(f"{name}: {err}") from None
 
     def stop(self, name: str, timeout: float = 30) -> int:
         proc = self.started[name]

@@ -1,20 +1,17 @@
 """DeployModelOperator(deferrable=True) on the Kubernetes target in a real `dag.test()`: the task defers on
 RolloutTrigger, the trigger runs inline (through the provider's AsyncKubernetesHook, against the fake API server of
-tests/unit/deploy/fake_k8s.py), and the task resumes until the deployment is done, or rolled back."""
+tests/fake_k8s.py), and the task resumes until the deployment is done, or rolled back."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "deploy"))  # the fake API server
-from conftest_registry import register_versions  # noqa: E402
-from fake_k8s import FakeKubernetes  # noqa: E402
+from deploy_registry import register_versions
+from fake_k8s import FakeKubernetes
 
 CONN_ID = "fake_k8s"
 NAMESPACE = "models"

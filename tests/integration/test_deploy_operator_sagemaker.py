@@ -6,8 +6,6 @@ in the real MLflow test server."""
 from __future__ import annotations
 
 import inspect
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +14,13 @@ import boto3
 import pendulum
 import pytest
 import yaml
+from deploy_registry import register_versions
 from moto_stand_in import aws_connection, moto_server
 
 BUCKET = "mlops-models"
 OPTIONS = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.1",
            "execution_role_arn": "arn:aws:iam::123456789012:role/mlops-sagemaker",
            "s3_prefix": f"s3://{BUCKET}/deploy", "instance_count": 1, "timeout": 60}
-MLMODEL = "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n"
 
 
 @pytest.fixture
@@ -38,19 +36,7 @@ def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def sagemaker_model(mlflow_conn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
     """A registered model with one READY version (an MLmodel and a model.pkl to package) and its config in a
     models folder of its own, deployed to `sagemaker` with the rolling strategy."""
-    from mlflow import MlflowClient
-
-    name = f"sm_dag_{uuid.uuid4().hex[:8]}"
-    client = MlflowClient(mlflow_conn)
-    run = client.create_run("0", run_name=name)
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "MLmodel").write_text(MLMODEL)
-        (Path(folder) / "model.pkl").write_bytes(b"not really a pickle")
-        client.log_artifacts(run.info.run_id, folder, "model")
-    client.set_terminated(run.info.run_id)
-    client.create_registered_model(name)
-    client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
-
+    name, client = register_versions(mlflow_conn, "sm_dag", 1)
     (tmp_path / "models").mkdir()
     (tmp_path / "train.parquet").write_bytes(b"")  # the config's data must exist; deploying never reads it
     config = {"name": name, "target": "label", "features": {"numeric": ["x"]}, "data": {"train": "train.parquet"},

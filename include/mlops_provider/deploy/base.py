@@ -16,6 +16,7 @@ Contract of `DeploymentTarget.deploy`:
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 import time
 from abc import ABC, abstractmethod
@@ -178,6 +179,16 @@ def recorded_version(client: MlflowClient, model: str, target: str) -> str | Non
     from mlops_provider.registry import alias_version
 
     return alias_version(client, model, serving_alias(target))
+
+
+def recorded_for_status(registry: Callable[[], MlflowClient], model: str, target: str) -> str | None:
+    """`recorded_version` for a status report: None (and a warning) when the registry cannot be read, since what
+    the target serves is still worth reporting."""
+    try:
+        return recorded_version(registry(), model, target)
+    except Exception as err:
+        logging.getLogger(__name__).warning("Model %s: the registry could not be read: %s", model, err)
+        return None
 
 
 def previous_version(client: MlflowClient, model: str, target: str) -> str | None:

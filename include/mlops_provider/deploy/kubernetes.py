@@ -76,6 +76,7 @@ from mlops_provider.deploy.base import (
     previous_version,
     record_rollback,
     record_serving,
+    recorded_for_status,
     recorded_version,
     smoke_rows,
     smoke_test,
@@ -1227,11 +1228,7 @@ class KubernetesTarget(DeferrableTarget):
         options = KubernetesOptions.parse(model, config.deploy.options)
         cluster = self._cluster(options.namespace)
         serving = read_serving(cluster, model)
-        recorded = None
-        try:
-            recorded = recorded_version(self._registry(), model, TARGET)
-        except Exception as err:  # the cluster's state is still worth reporting
-            log.warning("Model %s: the registry could not be read: %s", model, err)
+        recorded = recorded_for_status(self._registry, model, TARGET)
         status = DeploymentStatus(TARGET, model, False, serving.version, recorded_version=recorded)
         if serving.slot is None:
             status.message = f"no service {cluster.namespace}/{serving.base}"

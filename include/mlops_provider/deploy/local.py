@@ -42,6 +42,7 @@ from mlops_provider.deploy.base import (
     smoke_test,
 )
 from mlops_provider.exceptions import DeploymentError
+from mlops_provider.netutil import free_port
 
 if TYPE_CHECKING:
     import httpx
@@ -323,8 +324,8 @@ class LocalTarget(DeploymentTarget):
     def _start(self, model: str, config: ModelConfig) -> ServerHandle:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         options = config.deploy.options
-        port = int(options.get("port") or _free_port())
-        admin_port = int(options.get("admin_port") or _free_port(avoid=port))
+        port = int(options.get("port") or free_port())
+        admin_port = int(options.get("admin_port") or free_port(avoid=port))
         log = self.state_dir / f"{model}.log"
         uri = self.tracking_uri
         cmd = [sys.executable, "-m", "mlops_provider.serving", model, "--idle", "--host", self.host,
@@ -463,14 +464,3 @@ def _alive(pid: int, child: subprocess.Popen[bytes] | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _free_port(avoid: int | None = None) -> int:
-    import socket
-
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port != avoid:
-            return port

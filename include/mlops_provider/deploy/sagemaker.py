@@ -48,6 +48,7 @@ from mlops_provider.deploy.base import (
     previous_version,
     record_rollback,
     record_serving,
+    recorded_for_status,
     recorded_version,
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
@@ -509,11 +510,7 @@ class SageMakerTarget(DeferrableTarget):
     def status(self, model: str, config: ModelConfig) -> DeploymentStatus:
         options = SageMakerOptions.parse(model, config.deploy.options)
         endpoint = options.endpoint_name or sagemaker_name(model)
-        recorded = None
-        try:
-            recorded = recorded_version(self._registry(), model, TARGET)
-        except Exception as err:  # the endpoint's state is still worth reporting
-            log.warning("Model %s: the registry could not be read: %s", model, err)
+        recorded = recorded_for_status(self._registry, model, TARGET)
         found = self._describe(endpoint)
         if found is None:
             return DeploymentStatus(TARGET, model, False, None, recorded_version=recorded,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest_registry import model_config, register_versions
+from deploy_registry import alias_version, model_config, register_versions
 from fake_k8s import APPLY, FakeKubernetes
 
 from mlops_provider.deploy import get_target
@@ -66,10 +66,7 @@ def registry(mlflow_server: str) -> Any:
 
 
 def alias(client: Any, model: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(model, "serving_kubernetes").version)
-    except Exception:
-        return None
+    return alias_version(client, model, "serving_kubernetes")
 
 
 def version_of(deployment: dict[str, Any]) -> str:

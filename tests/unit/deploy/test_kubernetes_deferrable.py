@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest_registry import model_config, register_versions
+from deploy_registry import model_config, register_versions
 from fake_k8s import FakeKubernetes
+from test_kubernetes import alias, version_of
 
 from mlops_provider.deploy import DeferrableTarget, DeploymentResult, Pending
 from mlops_provider.deploy.kubernetes import (
@@ -98,17 +99,6 @@ def deploy_deferred(client: Any, model: str, version: str, strategy: str, config
         state = json.loads(json.dumps(outcome.state))
         outcome = target(client, check).resume(state, events[-1], config)
     return outcome, pendings, events
-
-
-def alias(client: Any, model: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(model, "serving_kubernetes").version)
-    except Exception:
-        return None
-
-
-def version_of(deployment: dict[str, Any]) -> str:
-    return str(deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"])
 
 
 def apply_deployment(fake: FakeKubernetes, name: str, image: str) -> None:

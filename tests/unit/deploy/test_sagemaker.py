@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
-from conftest_registry import model_config, register_versions
+from deploy_registry import alias_version, model_config, register_versions
 
 from mlops_provider.deploy import get_target
 from mlops_provider.deploy.sagemaker import (
@@ -66,10 +66,7 @@ def endpoint(name: str, config: str, status: str, **extra: Any) -> dict[str, Any
 
 
 def alias(client: Any, model: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(model, "serving_sagemaker").version)
-    except Exception:
-        return None
+    return alias_version(client, model, "serving_sagemaker")
 
 
 def target(sagemaker: Any, s3: Any, client: Any) -> SageMakerTarget:

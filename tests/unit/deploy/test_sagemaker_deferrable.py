@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest_registry import model_config, register_versions
+from deploy_registry import model_config, register_versions
 from moto_stand_in import aws_connection
 from test_sagemaker import ENDPOINT_OPS, OPTIONS, Routed, alias, endpoint, stubbed_client, target
 

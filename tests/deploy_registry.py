@@ -1,5 +1,5 @@
-"""Helpers for the Kubernetes and SageMaker target tests: registered versions on the real MLflow test server, and
-model configs built the way `include/models/<model>.yaml` is parsed. Imported explicitly (not a conftest)."""
+"""Helpers for the deployment target tests: registered versions on the real MLflow test server, and model configs
+built the way `include/models/<model>.yaml` is parsed. Imported explicitly (not a conftest)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,11 @@ def model_config(name: str, target: str, strategy: str = "rolling", *, canary_st
     raw = {"name": name, "target": "label", "features": {"numeric": ["x"]}, "data": {"train": "t.parquet"},
            "gate": {"minimum": 0.5}, "deploy": deploy}
     return parse_model_config(raw, f"{name}.yaml")
+
+
+def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
+    """The version under `alias` of `model`, or None."""
+    try:
+        return str(client.get_model_version_by_alias(model, alias).version)
+    except Exception:
+        return None
