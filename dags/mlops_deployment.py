@@ -19,7 +19,6 @@ Connection: `mlflow_default` (and `kubernetes_default` / `aws_default` for those
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -27,7 +26,7 @@ from airflow.sdk import AssetAny, Param, dag, task
 
 from mlops_provider.assets import champion_asset
 from mlops_provider.operators.deployment import DeployModelOperator
-from mlops_provider.settings import model_names
+from mlops_provider.settings import default_args, model_names
 
 MODELS = model_names()
 
@@ -39,12 +38,7 @@ MODELS = model_names()
     max_active_runs=1,
     doc_md=__doc__,
     tags=["mlops", "deployment"],
-    default_args={
-        "owner": "mlops",
-        "retries": 1,
-        "retry_delay": timedelta(seconds=30),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=default_args(retries=1, backoff=False),
     params={
         "model": Param(None, type=["null", "string"], enum=[None, *MODELS], title="Model",
                        description="Deploy this model by hand (otherwise: the models whose champion moved)."),

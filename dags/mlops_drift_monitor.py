@@ -24,22 +24,17 @@ from airflow.sdk import AssetAlias, CronTriggerTimetable, dag
 
 from mlops_provider.operators.drift import DRIFT_ALIAS, DriftEventOperator, DriftReportOperator
 from mlops_provider.sensors.drift import DriftSensor
-from mlops_provider.settings import model_names
+from mlops_provider.settings import default_args, model_names
 
 
 @dag(
-    # every hour at :05. No start_date: unpausing waits for the next slot instead of running a missed one.
+    # every hour at :05. catchup=False: unpausing runs at most the latest slot, never a backlog.
     schedule=CronTriggerTimetable("5 * * * *", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["mlops", "drift", "monitoring"],
-    default_args={
-        "owner": "mlops",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "execution_timeout": timedelta(minutes=15),
-    },
+    default_args=default_args(timeout_minutes=15, backoff=False),
 )
 def mlops_drift_monitor() -> None:
     check = DriftSensor.partial(

@@ -20,7 +20,6 @@ summary recorded as tags of the new model version.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -29,7 +28,7 @@ from airflow.sdk import AssetAny, Param, dag, task
 from mlops_provider.assets import drift_asset
 from mlops_provider.pipeline import model_pipeline
 from mlops_provider.retraining import REASONS, REQUESTED_BY_PATTERN
-from mlops_provider.settings import model_names
+from mlops_provider.settings import default_args, model_names
 
 MODELS = model_names()
 
@@ -41,13 +40,7 @@ MODELS = model_names()
     max_active_runs=1,
     doc_md=__doc__,
     tags=["mlops", "training", "retraining"],
-    default_args={
-        "owner": "mlops",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=default_args(),
     params={
         "model": Param(None, type=["null", "string"], enum=[None, *MODELS], title="Model",
                        description="Which configured model to retrain (include/models/<model>.yaml)."),

@@ -15,28 +15,20 @@ One model's failure does not stop the others. Connection: `mlflow_default`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import CronTriggerTimetable, dag
 
 from mlops_provider.pipeline import model_pipeline
-from mlops_provider.settings import model_names
+from mlops_provider.settings import default_args, model_names
 
 
 @dag(
-    # Mondays 03:00 UTC. No start_date: unpausing waits for the next slot instead of running a missed one.
+    # Mondays 03:00 UTC. catchup=False: unpausing runs at most the latest slot, never a backlog.
     schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["mlops", "training"],
-    default_args={
-        "owner": "mlops",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=default_args(),
 )
 def mlops_training() -> None:
     for model in model_names():

@@ -38,3 +38,17 @@ def model_names() -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def default_args(*, retries: int = 2, timeout_minutes: int = 30, backoff: bool = True) -> dict[str, object]:
+    """The `default_args` every mlops DAG shares: owner `mlops`, retries 30 s apart (growing when `backoff`), and
+    an `execution_timeout` on every task."""
+    from datetime import timedelta
+
+    return {
+        "owner": "mlops",
+        "retries": retries,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": backoff,
+        "execution_timeout": timedelta(minutes=timeout_minutes),
+    }

@@ -1,4 +1,4 @@
-"""The Kubernetes target against a stateful fake API server on loopback (tests/unit/deploy/fake_k8s.py) and the
+"""The Kubernetes target against a stateful fake API server on loopback (tests/fake_k8s.py) and the
 real MLflow test server. No real cluster is involved: what a kubelet or an Ingress would do is not tested here."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The Kubernetes target's deferrable path: `RolloutTrigger` through the provider's `AsyncKubernetesHook`, and
-`begin` -> trigger -> `resume` loops, against the fake API server (tests/unit/deploy/fake_k8s.py) and the real
+`begin` -> trigger -> `resume` loops, against the fake API server (tests/fake_k8s.py) and the real
 MLflow test server. Every wait runs the real trigger on a real event loop; every resume gets the state back from
 JSON, on a fresh target, as a worker would after the triggerer fired."""
 
