@@ -67,6 +67,7 @@ class Pending:
     The Airflow operator defers on the trigger `trigger` (import path) built with `trigger_kwargs`, and when it
     fires calls `target.resume(state, event, config)`, which returns the next `Pending` or the final
     `DeploymentResult`. `state` is JSON-serialisable: it is all the target keeps between the two calls.
+    `steps` are the steps taken since the previous `Pending` (the final result's `steps` lists them all).
     Run without Airflow, `DeferrableTarget.deploy` waits in-process instead.
     """
 

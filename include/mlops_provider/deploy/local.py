@@ -139,7 +139,7 @@ class LocalTarget(DeploymentTarget):
     def status(self, model: str, config: ModelConfig) -> DeploymentStatus:
         client = self._client()
         recorded = recorded_version(client, model, self.name)
-        server = self._running(model)
+        server = self.running(model)
         if server is None:
             return DeploymentStatus(self.name, model, False, None, {}, recorded, "no local server runs this model")
         state = self._status(server)
@@ -284,7 +284,7 @@ class LocalTarget(DeploymentTarget):
                       steps: list[str] | None = None) -> ServerHandle:
         """The model's running server; started (and given back its recorded version) when there is none."""
         steps = steps if steps is not None else []
-        server = self._running(model)
+        server = self.running(model)
         if server is not None:
             return server
         server = self._start(model, config)
@@ -309,9 +309,6 @@ class LocalTarget(DeploymentTarget):
 
     def running(self, model: str) -> ServerHandle | None:
         """The model's server if one runs and answers (None otherwise)."""
-        return self._running(model)
-
-    def _running(self, model: str) -> ServerHandle | None:
         server = self._read_state(model)
         if server is None or not _alive(server.pid, self._children.get(server.pid)):
             return None

@@ -53,8 +53,8 @@ class DeployModelOperator(ModelOperator):
             result = target.deploy(config.name, version, config.deploy.strategy, config)
         return self._finish(config, result)
 
-    def resume(self, context: Any, event: dict[str, Any] | None = None,
-               state: dict[str, Any] | None = None) -> dict[str, Any]:
+    def resume(self, context: Any, event: dict[str, Any] | None = None, state: dict[str, Any] | None = None,
+               logged: int = 0) -> dict[str, Any]:
         """Called when the trigger of a `Pending` fired: continue the deployment from `state`."""
         from mlops_provider.deploy import DeferrableTarget
 
@@ -62,7 +62,7 @@ class DeployModelOperator(ModelOperator):
         with self.hook.fluent(), fail_without_retry():
             target = self._target(config)
             assert isinstance(target, DeferrableTarget)
-            return self._next(config, target.resume(dict(state or {}), dict(event or {}), config))
+            return self._next(config, target.resume(dict(state or {}), dict(event or {}), config), logged)
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
@@ -88,26 +88,26 @@ class DeployModelOperator(ModelOperator):
 
         return get_target(config.deploy.target, **self.target_kwargs)
 
-    def _next(self, config: ModelConfig, outcome: DeploymentResult | Pending) -> dict[str, Any]:
+    def _next(self, config: ModelConfig, outcome: DeploymentResult | Pending, logged: int = 0) -> dict[str, Any]:
+        """Finish, or log the steps so far and defer on the outcome's trigger (`logged`: steps already logged by
+        earlier deferrals of this task, so that the final summary does not repeat them)."""
         from mlops_provider.deploy import Pending
 
         if not isinstance(outcome, Pending):
-            return self._finish(config, outcome)
+            return self._finish(config, outcome, logged)
         import importlib
 
-        for step in outcome.steps:
-            self.log.info("Model %s on %s: %s", config.name, config.deploy.target, step)
+        self._log_steps(config, outcome.steps)
         module, _, name = outcome.trigger.rpartition(".")
         trigger = getattr(importlib.import_module(module), name)(**outcome.trigger_kwargs)
         self.log.info("Model %s: waiting in the triggerer (%s)", config.name, name)
-        self.defer(trigger=trigger, method_name="resume", kwargs={"state": outcome.state})
-        raise AssertionError("defer() returns only by raising")  # pragma: no cover
+        self.defer(trigger=trigger, method_name="resume",
+                   kwargs={"state": outcome.state, "logged": logged + len(outcome.steps)})
 
-    def _finish(self, config: ModelConfig, result: DeploymentResult) -> dict[str, Any]:
+    def _finish(self, config: ModelConfig, result: DeploymentResult, logged: int = 0) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        for step in result.steps:
-            self.log.info("Model %s v%s on %s: %s", config.name, result.version, config.deploy.target, step)
+        self._log_steps(config, result.steps[logged:])
         if not result.success:  # verified and rolled back: the same version would fail the same way
             still = f"v{result.served_version} is still serving" if result.served_version else "nothing serves"
             raise AirflowFailException(
@@ -115,3 +115,7 @@ class DeployModelOperator(ModelOperator):
         self.log.info("Model %s: %s serves v%s (%s)", config.name, config.deploy.target, result.served_version,
                       result.message)
         return result.to_dict()
+
+    def _log_steps(self, config: ModelConfig, steps: list[str]) -> None:
+        for step in steps:
+            self.log.info("Model %s on %s: %s", config.name, config.deploy.target, step)
