@@ -212,7 +212,8 @@ def train_and_register(tracking: str) -> tuple[str, Any, list[Any]]:
 
     from mlops_provider.config import load_model_config
     from mlops_provider.deploy.base import model_predictions, smoke_rows
-    from mlops_provider.training.run import tracking_uri, train_and_log
+    from mlops_provider.tracking import tracking_uri
+    from mlops_provider.training.run import train_and_log
 
     config = load_model_config(MODEL)
     with tracking_uri(tracking):

@@ -9,7 +9,8 @@ def register_versions(name: str, tracking: str, max_iters: list[int]) -> list[st
     import mlflow.sklearn
 
     from mlops_provider.config import load_callable, load_model_config
-    from mlops_provider.training.run import load_batches, tracking_uri
+    from mlops_provider.data import load_batches
+    from mlops_provider.tracking import tracking_uri
 
     config = load_model_config(name)
     train, _, _, _ = load_batches(config)

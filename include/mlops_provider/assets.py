@@ -1,18 +1,48 @@
-"""The assets that connect the DAGs: `x-mlops://<model>/drift` and `x-mlops://<model>/champion`."""
+"""The assets that connect the DAGs: `x-mlops://<model>/drift` and `x-mlops://<model>/champion`.
+
+Built and parsed here only; no other module spells the scheme.
+"""
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset
 
 # `x-` is Airflow's prefix for schemes no provider registers. A bare `mlops://` would make Airflow load
 # every provider's URI normalizer (the Amazon one imports boto3) when a DAG file is parsed.
+SCHEME = "x-mlops://"
+Kind = Literal["champion", "drift"]
+
+
+def asset_uri(model: str, kind: Kind) -> str:
+    return f"{SCHEME}{model}/{kind}"
+
+
+def parse_asset_uri(uri: str) -> tuple[str, str] | None:
+    """`(model, kind)` of one of our asset URIs, or None for any other URI."""
+    if not uri.startswith(SCHEME):
+        return None
+    model, _, kind = uri.removeprefix(SCHEME).rpartition("/")
+    return (model, kind) if model and kind in ("champion", "drift") else None
+
+
+def model_of(asset: Any, kind: Kind) -> str | None:
+    """The model of a triggering asset (an `Asset` or its URI) of `kind`, or None when it is not one of ours."""
+    parsed = parse_asset_uri(getattr(asset, "uri", str(asset)))
+    return parsed[0] if parsed and parsed[1] == kind else None
 
 
 def champion_asset(model: str) -> Asset:
     """Updated when `champion` moves to a new version; the deployment DAG runs on it."""
-    return Asset(f"x-mlops://{model}/champion", group="mlops")
+    from airflow.sdk import Asset
+
+    return Asset(asset_uri(model, "champion"), group="mlops")
 
 
 def drift_asset(model: str) -> Asset:
     """Updated when the drift monitor finds drift in the served model's inputs; retraining runs on it."""
-    return Asset(f"x-mlops://{model}/drift", group="mlops")
+    from airflow.sdk import Asset
+
+    return Asset(asset_uri(model, "drift"), group="mlops")

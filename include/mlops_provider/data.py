@@ -10,6 +10,8 @@ from mlops_provider.exceptions import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops_provider.config import ModelConfig
+
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -84,3 +86,28 @@ def split_holdout(frame: pd.DataFrame, *, target: str, fraction: float, seed: in
     stratify = frame[target] if len(counts) <= 20 and counts.min() >= 2 else None
     train, holdout = train_test_split(frame, test_size=fraction, random_state=seed, stratify=stratify)
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def load_batches(config: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """(train, holdout, data digest, data uri) for a model: the holdout file or a seeded split."""
+    uri = config.resolve(config.data.train)
+    frame = read_table(uri, conn_id=config.data.conn_id, what=f"model '{config.name}': training data")
+    require_columns(frame, [*config.features.all, config.target], what=f"model '{config.name}': training data {uri}")
+    data_digest = digest(frame)
+    if config.data.holdout:
+        holdout_uri = config.resolve(config.data.holdout)
+        holdout = read_table(holdout_uri, conn_id=config.data.conn_id, what=f"model '{config.name}': holdout data")
+        require_columns(holdout, [*config.features.all, config.target],
+                        what=f"model '{config.name}': holdout data {holdout_uri}")
+        return frame, holdout, data_digest, uri
+    train, holdout = split_holdout(frame, target=config.target, fraction=config.data.holdout_fraction,
+                                   seed=config.trainer.seed)
+    return train, holdout, data_digest, uri
+
+
+def features_frame(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's input columns as the served model receives them: categorical ones as object, numeric
+    ones as float64 (an integer column with a missing value arrives as float and must pass the signature)."""
+    dtypes = {c: "object" for c in config.features.categorical}
+    dtypes.update({c: "float64" for c in config.features.numeric})
+    return frame[config.features.all].astype(dtypes)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_provider.assets import model_of
 from mlops_provider.exceptions import ConfigError
-
-PREFIX, SUFFIX = "x-mlops://", "/champion"
+from mlops_provider.tracking import CHAMPION, serving_alias
 
 
 def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> list[dict[str, str]]:
@@ -15,10 +15,9 @@ def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> li
     the version defaulting to the alias `champion` (resolved by the deploy task)."""
     newest: dict[str, Any] = {}
     for asset, events in dict(triggering_asset_events or {}).items():
-        uri = getattr(asset, "uri", str(asset))
-        if not (uri.startswith(PREFIX) and uri.endswith(SUFFIX)):
+        model = model_of(asset, "champion")
+        if model is None:
             continue
-        model = uri.removeprefix(PREFIX).removesuffix(SUFFIX)
         for event in events:
             if model not in newest or event.timestamp > newest[model].timestamp:
                 newest[model] = event
@@ -32,7 +31,7 @@ def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> li
         return releases
     if not params.get("model"):
         raise ConfigError("deployment needs a model: pass {\"model\": ...} or let a champion event start it")
-    return [{"model": str(params["model"]), "version": str(params.get("version") or "champion")}]
+    return [{"model": str(params["model"]), "version": str(params.get("version") or CHAMPION)}]
 
 
 def verify_served(model: str, result: dict[str, Any]) -> str:
@@ -53,7 +52,7 @@ def verify_served(model: str, result: dict[str, Any]) -> str:
     if status.traffic and status.traffic.get(version) != 100:
         problems.append(f"traffic is split {status.traffic}")
     if status.recorded_version != version:
-        problems.append(f"the registry records v{status.recorded_version} as serving_{config.deploy.target}")
+        problems.append(f"the registry records v{status.recorded_version} as {serving_alias(config.deploy.target)}")
     if problems:
         raise DeploymentError(f"model '{model}' v{version} on {config.deploy.target}: " + "; ".join(problems))
     return f"model '{model}': {config.deploy.target} serves v{version} to all traffic, recorded in the registry"

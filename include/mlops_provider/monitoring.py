@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from mlops_provider.exceptions import DriftError
 from mlops_provider.inference_log import META_COLUMNS, WindowFile, read_windows
 from mlops_provider.registry import alias_version
+from mlops_provider.tracking import CHAMPION, PROFILE_ARTIFACT, serving_alias
+from mlops_provider.xcom import DriftCheck
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 def served_version(client: MlflowClient, config: ModelConfig) -> tuple[str, str]:
     """(version, alias): what the model's deployment target serves (`serving_<target>`), else `champion`."""
-    for alias in (f"serving_{config.deploy.target}", "champion"):
+    for alias in (serving_alias(config.deploy.target), CHAMPION):
         version = alias_version(client, config.name, alias)
         if version:
             return version, alias
@@ -34,7 +36,6 @@ def reference_profile(client: MlflowClient, config: ModelConfig, version: str) -
     from mlflow.exceptions import MlflowException
 
     from mlops_provider.drift import ReferenceProfile
-    from mlops_provider.training.run import PROFILE_ARTIFACT
 
     run_id = str(client.get_model_version(config.name, version).run_id)
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +69,7 @@ def current_features(config: ModelConfig, windows: list[WindowFile]) -> pd.DataF
     return frame[[c for c in frame.columns if c not in META_COLUMNS and c in config.features.all]]
 
 
-def check_drift(config: ModelConfig, client: MlflowClient, windows: list[WindowFile]) -> dict[str, Any]:
+def check_drift(config: ModelConfig, client: MlflowClient, windows: list[WindowFile]) -> DriftCheck:
     """The engine's verdict for the windows against the served version's reference profile (JSON-able)."""
     from mlops_provider.drift import detect_drift
 
@@ -87,7 +88,7 @@ def check_drift(config: ModelConfig, client: MlflowClient, windows: list[WindowF
     }
 
 
-def drift_summary(check: dict[str, Any]) -> dict[str, Any]:
+def drift_summary(check: DriftCheck) -> dict[str, Any]:
     """The small summary that travels as the asset event's extra and the retraining conf's `drift`."""
     result = check["result"]
     return {

@@ -10,13 +10,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.exceptions import RegistryError
-from mlops_provider.training.run import TAG_DAG_RUN, TAG_DIGEST, TAG_REASON, TAG_VALIDATION
+from mlops_provider.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    TAG_DAG_RUN,
+    TAG_DIGEST,
+    TAG_MANAGED,
+    TAG_REASON,
+    TAG_VALIDATION,
+)
+from mlops_provider.xcom import Registration, TrainingResult
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
-
 
 def _missing(err: Exception) -> bool:
     return getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
@@ -41,15 +48,15 @@ def find_version(client: MlflowClient, model: str, run_id: str, dag_run_id: str)
     return min(mine, key=lambda v: int(v.version)) if mine else None
 
 
-def register(client: MlflowClient, *, model: str, training: dict[str, Any], dag_run_id: str, reason: str,
-             extra_tags: dict[str, str] | None = None, wait_seconds: float = 60) -> dict[str, Any]:
+def register(client: MlflowClient, *, model: str, training: TrainingResult, dag_run_id: str, reason: str,
+             extra_tags: dict[str, str] | None = None, wait_seconds: float = 60) -> Registration:
     """Register the trained model as a version of `model` and point `challenger` at it. Idempotent."""
     from mlflow.exceptions import MlflowException
 
     existing = find_version(client, model, training["run_id"], dag_run_id)
     if existing is None:
         try:
-            client.create_registered_model(model, tags={"mlops.managed": "true"})
+            client.create_registered_model(model, tags={TAG_MANAGED: "true"})
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise

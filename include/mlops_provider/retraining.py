@@ -6,7 +6,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from mlops_provider.assets import model_of
 from mlops_provider.exceptions import ConfigError
+from mlops_provider.tracking import TAG_DRIFT, TAG_REQUESTED_BY
 
 REASONS = ("drift", "performance", "schedule", "manual")
 REQUESTED_BY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,63}$"
@@ -31,9 +33,9 @@ def resolve_request(params: dict[str, Any], conf: dict[str, Any] | None,
     }
     if not request["model"]:
         raise ConfigError("retraining needs a model: pass conf {\"model\": ...} or trigger it by a drift event")
-    tags = {"mlops.requested_by": str(request["requested_by"])}
+    tags = {TAG_REQUESTED_BY: str(request["requested_by"])}
     if request["drift"]:
-        tags["mlops.drift"] = json.dumps(request["drift"], sort_keys=True)[:4900]
+        tags[TAG_DRIFT] = json.dumps(request["drift"], sort_keys=True)[:4900]
     return {**request, "tags": tags}
 
 
@@ -41,16 +43,15 @@ def _from_assets(events: Any) -> dict[str, Any] | None:
     """The newest drift event among the triggering assets, as a request."""
     newest = None
     for asset, asset_events in dict(events or {}).items():
-        uri = getattr(asset, "uri", str(asset))
-        if not (uri.startswith("x-mlops://") and uri.endswith("/drift")):
+        model = model_of(asset, "drift")
+        if model is None:
             continue
         for event in asset_events:
             if newest is None or event.timestamp > newest[1].timestamp:
-                newest = (uri, event)
+                newest = (model, event)
     if newest is None:
         return None
-    uri, event = newest
-    model = uri.removeprefix("x-mlops://").removesuffix("/drift")
+    model, event = newest
     return {"model": model, "reason": "drift", "requested_by": "drift-monitor", "drift": dict(event.extra or {})}
 
 

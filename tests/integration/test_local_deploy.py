@@ -31,7 +31,7 @@ def register_broken_version(tracking: str) -> str:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from mlops_provider.training.run import tracking_uri
+    from mlops_provider.tracking import tracking_uri
 
     with tracking_uri(tracking):
         broken = LogisticRegression().fit(np.array([[1.0, 2.0], [2.0, 1.0]]), [0, 1])

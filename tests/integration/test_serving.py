@@ -89,7 +89,7 @@ def holdout(server: Server, demo_data_dir: Path, mlflow_server: str) -> Any:
     """30 holdout rows and each version's own predictions for them."""
     from mlops_provider.config import load_model_config
     from mlops_provider.deploy.base import model_predictions, smoke_rows
-    from mlops_provider.training.run import tracking_uri
+    from mlops_provider.tracking import tracking_uri
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLOPS_MODELS_DIR", str(server.log.parent / "models"))

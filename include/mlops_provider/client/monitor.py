@@ -23,9 +23,10 @@ from mlops_provider.monitoring import drift_summary
 if TYPE_CHECKING:
     from mlops_provider.client.airflow import AirflowClient, TriggerResult
     from mlops_provider.config import ModelConfig
+    from mlops_provider.xcom import DriftCheck
 
 REQUESTED_BY = "mlops-monitor"
-DriftCheck = Callable[[list[WindowFile]], dict[str, Any]]
+DriftChecker = Callable[[list[WindowFile]], "DriftCheck"]
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class MonitorOutcome:
     trigger: TriggerResult | None = None
 
 
-def mlflow_drift_check(config: ModelConfig, tracking_uri: str) -> DriftCheck:
+def mlflow_drift_check(config: ModelConfig, tracking_uri: str) -> DriftChecker:
     """`monitoring.check_drift` against the MLflow server at `tracking_uri` (connected on first use)."""
     clients: list[Any] = []
 
-    def check(windows: list[WindowFile]) -> dict[str, Any]:
+    def check(windows: list[WindowFile]) -> DriftCheck:
         from mlops_provider.monitoring import check_drift
 
         if not clients:
@@ -54,7 +55,7 @@ def mlflow_drift_check(config: ModelConfig, tracking_uri: str) -> DriftCheck:
     return check
 
 
-def monitor_once(config: ModelConfig, airflow: AirflowClient, drift_check: DriftCheck, *,
+def monitor_once(config: ModelConfig, airflow: AirflowClient, drift_check: DriftChecker, *,
                  now: datetime | None = None) -> MonitorOutcome:
     """One monitoring cycle for the model of `config`; triggers retraining when the traffic drifted."""
     now = now or datetime.now(UTC)
@@ -78,7 +79,7 @@ def monitor_once(config: ModelConfig, airflow: AirflowClient, drift_check: Drift
                           f"{result.dag_run_id} ({result.state})", rows, result)
 
 
-def run_monitor(config: ModelConfig, airflow: AirflowClient, drift_check: DriftCheck, *, interval: float,
+def run_monitor(config: ModelConfig, airflow: AirflowClient, drift_check: DriftChecker, *, interval: float,
                 once: bool = False, max_cycles: int | None = None, sleep: Callable[[float], None] = time.sleep,
                 out: Callable[[str], None] = print, err: Callable[[str], None] | None = None) -> int:
     """Run cycles every `interval` seconds (one with `once`); returns the exit code.

@@ -28,14 +28,14 @@ def register_slow_candidate(model: str, *, tracking_uri: str, seconds: float = 1
     from sklearn.preprocessing import FunctionTransformer
 
     from mlops_provider.config import load_model_config
-    from mlops_provider.training.run import load_sklearn
-    from mlops_provider.training.run import tracking_uri as tracking
+    from mlops_provider.tracking import load_version
+    from mlops_provider.tracking import tracking_uri as tracking
 
     config = load_model_config(model, check_paths=False)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     base = client.get_model_version_by_alias(model, alias)
     with tracking(tracking_uri):
-        champion = load_sklearn(f"models:/{model}/{base.version}")
+        champion = load_version(model, base.version)
         signature = mlflow.models.get_model_info(f"models:/{model}/{base.version}").signature
         slow = Pipeline([("slow", FunctionTransformer(sleep_then_pass, kw_args={"seconds": seconds})),
                          ("model", champion)])

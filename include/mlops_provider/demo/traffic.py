@@ -55,14 +55,15 @@ def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float
     import pandas as pd
     from mlflow import MlflowClient
 
-    from mlops_provider.training.run import features_frame, load_sklearn
-    from mlops_provider.training.run import tracking_uri as tracking
+    from mlops_provider.data import features_frame
+    from mlops_provider.tracking import load_version
+    from mlops_provider.tracking import tracking_uri as tracking
 
     config = load_model_config(model, check_paths=False)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     version = client.get_model_version_by_alias(model, alias).version
     with tracking(tracking_uri):
-        estimator = load_sklearn(f"models:/{model}/{version}")
+        estimator = load_version(model, version)
     features = features_frame(config, requests_for(config, rows, drift=drift, seed=seed))
     scored = features.assign(**{
         PREDICTION: estimator.predict(features),

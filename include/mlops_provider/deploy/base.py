@@ -236,7 +236,7 @@ class SmokeCheck:
 
 def smoke_rows(config: ModelConfig, limit: int = 50) -> pd.DataFrame:
     """Up to `limit` holdout rows of the model, as the served model receives them (features only)."""
-    from mlops_provider.training.run import features_frame, load_batches
+    from mlops_provider.data import features_frame, load_batches
 
     _, holdout, _, _ = load_batches(config)
     return features_frame(config, holdout.head(limit)).reset_index(drop=True)
@@ -244,9 +244,9 @@ def smoke_rows(config: ModelConfig, limit: int = 50) -> pd.DataFrame:
 
 def model_predictions(model: str, version: str, rows: pd.DataFrame) -> list[Any]:
     """The registered version's own predictions for `rows` (loaded from the current tracking URI)."""
-    from mlops_provider.training.run import load_sklearn
+    from mlops_provider.tracking import load_version
 
-    return _plain(load_sklearn(f"models:/{model}/{version}").predict(rows))
+    return _plain(load_version(model, version).predict(rows))
 
 
 def split_payload(rows: pd.DataFrame) -> dict[str, Any]:

@@ -1050,7 +1050,7 @@ class KubernetesTarget(DeferrableTarget):
         """Holdout rows for the smoke test and the registered version's own predictions for them (kept)."""
         key = (config.name, version, options.smoke_rows)
         if key not in self._smoke_inputs:
-            from mlops_provider.training.run import tracking_uri
+            from mlops_provider.tracking import tracking_uri
 
             try:
                 rows = smoke_rows(config, options.smoke_rows)

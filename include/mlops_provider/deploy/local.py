@@ -437,7 +437,7 @@ class LocalTarget(DeploymentTarget):
 
     @contextlib.contextmanager
     def _tracking(self) -> Iterator[None]:
-        from mlops_provider.training.run import tracking_uri
+        from mlops_provider.tracking import tracking_uri
 
         with tracking_uri(self.tracking_uri):
             yield

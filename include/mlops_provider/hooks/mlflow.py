@@ -139,7 +139,7 @@ class MLflowHook(BaseHook):
         MLFLOW_REGISTRY_URI into os.environ; both they and MLflow's globals are restored on exit.
         The URI never carries credentials.
         """
-        from mlops_provider.training.run import tracking_uri
+        from mlops_provider.tracking import tracking_uri
 
         client = self.get_conn()
         with tracking_uri(self.tracking_uri):

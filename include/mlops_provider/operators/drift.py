@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_provider.links import DriftReportLink
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
+
+if TYPE_CHECKING:
+    from mlops_provider.xcom import DriftCheck
 
 DRIFT_ALIAS = "mlops_drift"
 REPORT_REFERENCE_ROWS = 20_000
@@ -109,7 +112,7 @@ class DriftEventOperator(ModelOperator):
         from mlops_provider.config import load_model_config
         from mlops_provider.monitoring import drift_summary
 
-        check = dict(self.check)
+        check: DriftCheck = self.check
         model = check["model"]
         if not check["drifted"]:
             self.log.info("Model %s: no dataset drift (%s)", model, check["result"]["summary"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_provider.links import MLflowModelVersionLink
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
+
+if TYPE_CHECKING:
+    from mlops_provider.xcom import Evaluation, Promotion, Registration
 
 CHAMPION_ALIAS_EVENTS = "mlops_champion"
 
@@ -27,7 +30,7 @@ class RegisterModelOperator(ModelOperator):
         self.reason = reason
         self.extra_tags = extra_tags or {}
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Registration:
         from mlops_provider.registry import register
 
         with fail_without_retry():
@@ -62,14 +65,15 @@ class PromoteModelOperator(ModelOperator):
         self.registration = registration
         self.evaluation = evaluation
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Promotion:
         from mlops_provider.registry import alias_version, decide, move_champion, record_decision
+        from mlops_provider.tracking import CHAMPION
 
         with fail_without_retry():
             config = self.load_config()
         client = self.hook.get_conn()
-        version, evaluation = self.registration["version"], dict(self.evaluation)
-        champion_now = alias_version(client, config.name, "champion")
+        version, evaluation = self.registration["version"], self.evaluation
+        champion_now = alias_version(client, config.name, CHAMPION)
         if champion_now not in (evaluation.get("champion_version"), version):
             evaluation = self._rescore(config, client)
         decision = decide(metric=config.gate.metric, higher_is_better=config.gate.higher_is_better,
@@ -78,7 +82,7 @@ class PromoteModelOperator(ModelOperator):
                           champion_version=evaluation.get("champion_version"))
         record_decision(client, config.name, version, decision, evaluation)
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
-        result = {"model": config.name, "version": version, "promoted": decision.promote,
+        result: Promotion = {"model": config.name, "version": version, "promoted": decision.promote,
                   "reason": decision.reason, "previous_champion": evaluation.get("champion_version")}
         if not decision.promote:
             self.log.warning("Model %s v%s NOT promoted: %s. Champion stays v%s.", config.name, version,
@@ -89,14 +93,14 @@ class PromoteModelOperator(ModelOperator):
         self.log.info("Model %s v%s is champion: %s", config.name, version, decision.reason)
         return result
 
-    def _rescore(self, config: Any, client: Any) -> dict[str, Any]:
+    def _rescore(self, config: Any, client: Any) -> Evaluation:
         from mlops_provider.training.run import evaluate
 
         self.log.info("Champion moved since evaluation; scoring again against the new champion")
         with fail_without_retry(), self.hook.fluent() as fluent_client:
             return evaluate(config, fluent_client, candidate_uri=self.registration["model_uri"])
 
-    def _emit_champion_event(self, context: Any, result: dict[str, Any]) -> None:
+    def _emit_champion_event(self, context: Any, result: Promotion) -> None:
         from airflow.sdk import Asset, AssetAlias
 
         from mlops_provider.assets import champion_asset

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_provider.links import MLflowRunLink
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
+
+if TYPE_CHECKING:
+    from mlops_provider.xcom import Evaluation, TrainingResult
 
 
 class TrainModelOperator(ModelOperator):
@@ -25,7 +28,7 @@ class TrainModelOperator(ModelOperator):
         self.reason = reason
         self.validation = validation
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> TrainingResult:
         from mlops_provider.training.run import train_and_log
 
         with fail_without_retry():
@@ -53,7 +56,7 @@ def _profile_writer() -> Any:
 
         import mlflow
 
-        from mlops_provider.training.run import PROFILE_ARTIFACT
+        from mlops_provider.tracking import PROFILE_ARTIFACT
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(PROFILE_ARTIFACT).name
@@ -72,7 +75,7 @@ class EvaluateModelOperator(ModelOperator):
         super().__init__(**kwargs)
         self.training = training
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Evaluation:
         from mlops_provider.training.run import evaluate
 
         with fail_without_retry():

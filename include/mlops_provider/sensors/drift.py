@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from mlops_provider.hooks.mlflow import MLflowHook
 from mlops_provider.operators.base import fail_without_retry
+
+if TYPE_CHECKING:
+    from mlops_provider.xcom import DriftCheck
 
 
 class DriftSensor(BaseSensorOperator):
@@ -94,7 +97,7 @@ class DriftSensor(BaseSensorOperator):
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._check(config, windows))
 
-    def _check(self, config: Any, window_uris: list[str]) -> dict[str, Any]:
+    def _check(self, config: Any, window_uris: list[str]) -> DriftCheck:
         from mlops_provider.inference_log import WindowFile, list_windows
         from mlops_provider.monitoring import check_drift
 

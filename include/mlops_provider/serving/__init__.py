@@ -3,7 +3,7 @@
 `mlops serve MODEL` (or `python -m mlops_provider.serving MODEL`) starts it. It answers MLflow's scoring format
 on `POST /invocations`, holds up to two versions with a traffic split (canary) or an atomic switch (blue-green),
 logs every scored request to the model's inference log, and takes orders on a loopback-only admin endpoint.
-Modules: `pool` (versions and routing), `scoring` (payloads), `logbuffer` (inference log), `app` (the two
+Modules: `pool` (versions and routing), `scoring` (payloads), `logbuffer` (inference log), `headers`, `app` (the two
 FastAPI apps), `server` (both uvicorn servers in one process), `cli`. Importing this package imports nothing.
 """
 

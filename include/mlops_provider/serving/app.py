@@ -22,6 +22,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from mlops_provider.serving.headers import PIN_HEADER, ROUTING_KEY_HEADER, SMOKE_HEADER
 from mlops_provider.serving.pool import Loaded, ModelPool, PoolError
 from mlops_provider.serving.scoring import PayloadError, as_json_list, parse_payload
 
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PIN_HEADER = "x-mlops-version"  # loopback clients (the deploy smoke test) may pin a loaded version
-SMOKE_HEADER = "x-mlops-smoke-test"  # from loopback: a verification request, kept out of the inference log
-ROUTING_KEY_HEADER = "x-routing-key"  # the key hashed in `hash` routing mode (default: the request body)
 
 
 @dataclass

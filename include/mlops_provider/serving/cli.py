@@ -11,6 +11,7 @@ import os
 import sys
 
 from mlops_provider.exceptions import MlopsError
+from mlops_provider.tracking import CHAMPION
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
@@ -73,7 +74,7 @@ def serve_main(argv: list[str] | None = None) -> int:
         model=config.name,
         tracking_uri=args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
         host=args.host, port=args.port, admin_port=admin_port,
-        version=args.version, alias=None if (args.idle or args.version) else (args.alias or "champion"),
+        version=args.version, alias=None if (args.idle or args.version) else (args.alias or CHAMPION),
         routing=args.routing, log_rows=args.log_rows, log_seconds=args.log_seconds,
         inference_log=not args.no_inference_log, log_level=args.log_level,
     )

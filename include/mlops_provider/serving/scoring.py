@@ -60,7 +60,7 @@ def parse_payload(body: bytes, config: ModelConfig) -> pd.DataFrame:
 
 
 def _features(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:
-    """The same frame as `training.run.features_frame` (numeric columns float64, categorical ones object, in
+    """The same frame as `data.features_frame` (numeric columns float64, categorical ones object, in
     that order), converted a block at a time: a per-column `astype` was most of a small request's CPU."""
     import pandas as pd
 

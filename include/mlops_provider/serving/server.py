@@ -44,11 +44,11 @@ def mlflow_loader(model: str, tracking_uri: str) -> Callable[[str], Any]:
     """Loads `models:/<model>/<version>` from the registry at `tracking_uri`."""
 
     def load(version: str) -> Any:
-        from mlops_provider.training.run import load_sklearn
-        from mlops_provider.training.run import tracking_uri as tracking
+        from mlops_provider.tracking import load_version
+        from mlops_provider.tracking import tracking_uri as tracking
 
         with tracking(tracking_uri):
-            return load_sklearn(f"models:/{model}/{version}")
+            return load_version(model, version)
 
     return load
 

@@ -5,88 +5,29 @@ Plain MLflow and pandas; the caller points MLflow at a tracking server (see `MLf
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider import data as datasets
 from mlops_provider.config import ModelConfig, load_callable
+from mlops_provider.data import features_frame, load_batches
 from mlops_provider.exceptions import EvaluationError, TrainingError
+from mlops_provider.registry import alias_version
+from mlops_provider.tracking import (
+    CHAMPION,
+    TAG_DAG_RUN,
+    TAG_DIGEST,
+    TAG_MODEL,
+    TAG_REASON,
+    TAG_STAGE,
+    find_stage_run,
+    load_registered_model,
+    load_version,
+)
 from mlops_provider.training.metrics import score
+from mlops_provider.xcom import Evaluation, TrainingResult
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
-
-TAG_DAG_RUN = "mlops.dag_run_id"
-TAG_REASON = "mlops.reason"
-TAG_DIGEST = "mlops.data_digest"
-TAG_MODEL = "mlops.model"
-TAG_VALIDATION = "mlops.validation"
-TAG_STAGE = "mlops.stage"  # training, validation, drift: runs of one experiment told apart
-PROFILE_ARTIFACT = "drift/reference_profile.npz"
-
-
-@contextmanager
-def tracking_uri(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API (`mlflow.start_run`, `log_model`, `load_model`) at `uri` for the block.
-
-    `mlflow.set_tracking_uri` and `set_registry_uri` also write MLFLOW_TRACKING_URI and
-    MLFLOW_REGISTRY_URI into os.environ; both they and MLflow's globals are restored on exit.
-    """
-    import os
-
-    import mlflow
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved_env = {name: os.environ.get(name) for name in names}
-    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def load_batches(config: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
-    """(train, holdout, data digest, data uri) for a model: the holdout file or a seeded split."""
-    uri = config.resolve(config.data.train)
-    frame = datasets.read_table(uri, conn_id=config.data.conn_id, what=f"model '{config.name}': training data")
-    what = f"model '{config.name}': training data {uri}"
-    datasets.require_columns(frame, [*config.features.all, config.target], what=what)
-    digest = datasets.digest(frame)
-    if config.data.holdout:
-        holdout_uri = config.resolve(config.data.holdout)
-        holdout = datasets.read_table(holdout_uri, conn_id=config.data.conn_id,
-                                      what=f"model '{config.name}': holdout data")
-        datasets.require_columns(holdout, [*config.features.all, config.target],
-                                 what=f"model '{config.name}': holdout data {holdout_uri}")
-        return frame, holdout, digest, uri
-    train, holdout = datasets.split_holdout(frame, target=config.target, fraction=config.data.holdout_fraction,
-                                            seed=config.trainer.seed)
-    return train, holdout, digest, uri
-
-
-def find_stage_run(client: MlflowClient, experiment_id: str, *, stage: str, dag_run_id: str, digest: str,
-                   finished_only: bool = False) -> Any | None:
-    """The run of `stage` (training, validation) this DAG run already made on this data, if any: a retry
-    finds it instead of starting another."""
-    status = " and attributes.status = 'FINISHED'" if finished_only else ""
-    runs = client.search_runs(
-        [experiment_id],
-        filter_string=(f"tags.`{TAG_DAG_RUN}` = '{dag_run_id}' and tags.`{TAG_DIGEST}` = '{digest}' "
-                       f"and tags.`{TAG_STAGE}` = '{stage}'{status}"),
-        max_results=1,
-    )
-    return runs[0] if runs else None
 
 
 def find_finished_run(client: MlflowClient, experiment_id: str, dag_run_id: str, digest: str) -> Any | None:
@@ -111,16 +52,8 @@ def _fit(config: ModelConfig, train: pd.DataFrame) -> Any:
     return model
 
 
-def features_frame(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's input columns as the served model receives them: categorical ones as object, numeric
-    ones as float64 (an integer column with a missing value arrives as float and must pass the signature)."""
-    dtypes = {c: "object" for c in config.features.categorical}
-    dtypes.update({c: "float64" for c in config.features.numeric})
-    return frame[config.features.all].astype(dtypes)
-
-
 def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str, reason: str,
-                  profile_writer: Any = None, validation: dict[str, Any] | None = None) -> dict[str, Any]:
+                  profile_writer: Any = None, validation: dict[str, Any] | None = None) -> TrainingResult:
     """Train in a new MLflow run (or return the finished run of this DAG run) and describe it.
 
     `validation` is the data gate's summary: the data trained on must be the data it validated (same
@@ -138,7 +71,7 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
     verdict = _validation_tag(validation)
     existing = find_finished_run(client, experiment.experiment_id, dag_run_id, digest)
     if existing is not None:
-        return {**_describe(existing, client, config, digest, uri, reused=True), "validation": verdict}
+        return _describe(existing, client, config, digest, uri, reused=True, validation=verdict)
 
     tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: digest, TAG_MODEL: config.name,
             TAG_STAGE: "training"}
@@ -160,8 +93,8 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
                                  **_serialization(model))
         if profile_writer is not None:
             profile_writer(train[config.features.all], run.info.run_id)
-    return {**_describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False),
-            "validation": verdict}
+    return _describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False,
+                     validation=verdict)
 
 
 def _validation_tag(validation: dict[str, Any] | None) -> str:
@@ -174,7 +107,7 @@ def _validation_tag(validation: dict[str, Any] | None) -> str:
 
 
 def _describe(run: Any, client: MlflowClient, config: ModelConfig, digest: str, uri: str,
-              *, reused: bool) -> dict[str, Any]:
+              *, reused: bool, validation: str) -> TrainingResult:
     models = client.search_logged_models(
         experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'",
         max_results=1,
@@ -191,6 +124,7 @@ def _describe(run: Any, client: MlflowClient, config: ModelConfig, digest: str, 
         "data_digest": digest,
         "data_uri": uri,
         "reused": reused,
+        "validation": validation,
     }
 
 
@@ -206,51 +140,24 @@ def _serialization(model: Any) -> dict[str, Any]:
     return {"serialization_format": "skops", "skops_trusted_types": trusted}
 
 
-def load_sklearn(model_uri: str) -> Any:
-    """Load a model of our registry (`models:/...` only). MLflow refuses to deserialize any sklearn
-    model unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is true; we allow it for this one load, since the
-    URI can only name a model our own training registered in the configured registry."""
-    import os
-
-    import mlflow.sklearn
-
-    if not model_uri.startswith("models:/"):
-        raise EvaluationError(f"refusing to load '{model_uri}': models are loaded only from the registry")
-    flag = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
-    before = os.environ.get(flag)
-    os.environ[flag] = "true"
-    try:
-        return mlflow.sklearn.load_model(model_uri)
-    finally:
-        if before is None:
-            os.environ.pop(flag, None)
-        else:
-            os.environ[flag] = before
-
-
-def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str) -> dict[str, Any]:
+def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str) -> Evaluation:
     """Score the candidate and the current champion on the same holdout."""
-    from mlflow.exceptions import MlflowException
-
     _, holdout, digest, _ = load_batches(config)
     metric, target, features = config.gate.metric, config.target, config.features.all
     holdout = holdout.assign(**features_frame(config, holdout))
-    candidate = score(load_sklearn(candidate_uri), holdout, target=target, features=features, metric=metric,
-                      label=f"model '{config.name}' candidate {candidate_uri}")
-    result: dict[str, Any] = {"metric": metric, "candidate_score": candidate, "champion_version": None,
-                              "champion_score": None, "champion_error": None, "holdout_rows": len(holdout),
-                              "data_digest": digest}
-    try:
-        champion = client.get_model_version_by_alias(config.name, "champion")
-    except MlflowException as err:
-        if err.error_code != "RESOURCE_DOES_NOT_EXIST" and "not found" not in str(err).lower():
-            raise
+    candidate = score(load_registered_model(candidate_uri), holdout, target=target, features=features,
+                      metric=metric, label=f"model '{config.name}' candidate {candidate_uri}")
+    result: Evaluation = {"metric": metric, "candidate_score": candidate, "champion_version": None,
+                          "champion_score": None, "champion_error": None, "holdout_rows": len(holdout),
+                          "data_digest": digest}
+    champion = alias_version(client, config.name, CHAMPION)
+    if champion is None:
         return result
-    result["champion_version"] = str(champion.version)
+    result["champion_version"] = champion
     try:
-        result["champion_score"] = score(load_sklearn(f"models:/{config.name}/{champion.version}"), holdout,
+        result["champion_score"] = score(load_version(config.name, champion), holdout,
                                          target=target, features=features, metric=metric,
-                                         label=f"model '{config.name}' champion v{champion.version}")
+                                         label=f"model '{config.name}' champion v{champion}")
     except EvaluationError as err:
         if "only one class" in str(err):
             raise

@@ -10,15 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider.training.run import TAG_DAG_RUN, TAG_DIGEST, TAG_MODEL
+from mlops_provider.tracking import TAG_DAG_RUN, TAG_DIGEST, TAG_MODEL, TAG_STAGE, TAG_VALIDATION, find_stage_run
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from mlops_provider.validation.engine import ValidationReport
 
-TAG_STAGE = "mlops.stage"
-TAG_VALIDATION = "mlops.validation"
 TAG_SUITE = "mlops.suite"
 TAG_DATA_URI = "mlops.data_uri"
 STAGE = "validation"
@@ -31,8 +29,6 @@ DATA_DOCS_ARTIFACT = f"{ARTIFACT_DIR}/data_docs.html"
 
 def find_validation_run(client: MlflowClient, experiment_id: str, dag_run_id: str, digest: str) -> Any | None:
     """The run in which this DAG run already validated this data (a retry logs into it again)."""
-    from mlops_provider.training.run import find_stage_run
-
     return find_stage_run(client, experiment_id, stage=STAGE, dag_run_id=dag_run_id, digest=digest)
 
 

@@ -346,11 +346,11 @@ class Upstream:
 
         from mlops_provider.config import load_model_config
         from mlops_provider.serving.scoring import as_json_list, parse_payload
-        from mlops_provider.training.run import load_sklearn, tracking_uri
+        from mlops_provider.tracking import load_version, tracking_uri
 
         config = load_model_config(model)
         with tracking_uri(tracking):
-            models = {v: load_sklearn(f"models:/{model}/{v}") for v in versions}
+            models = {v: load_version(model, v) for v in versions}
         self.calls: list[str] = []
         self.wrong: set[str] = set()
         upstream = self
@@ -388,7 +388,8 @@ def train_versions(model: str, tracking: str, count: int) -> list[str]:
     import mlflow.sklearn
 
     from mlops_provider.config import load_callable, load_model_config
-    from mlops_provider.training.run import load_batches, tracking_uri
+    from mlops_provider.data import load_batches
+    from mlops_provider.tracking import tracking_uri
 
     config = load_model_config(model)
     train, _, _, _ = load_batches(config)

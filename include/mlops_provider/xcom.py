@@ -1,0 +1,71 @@
+"""The small JSON dicts that cross task boundaries through XCom: their keys, written down once.
+
+The deployment result is `deploy.DeploymentResult.to_dict()`: that dataclass is its definition.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+
+class TrainingResult(TypedDict):
+    """`training.run.train_and_log` -> evaluate, register."""
+
+    model: str
+    run_id: str
+    experiment_id: str
+    model_uri: str  # models:/<logged model id>
+    model_id: str
+    metrics: dict[str, float]
+    data_digest: str
+    data_uri: str
+    reused: bool  # a retry found the finished run of this DAG run
+    validation: str  # the data gate's verdict, carried on as the version tag mlops.validation
+
+
+class Evaluation(TypedDict):
+    """`training.run.evaluate` -> promote: candidate and champion scored on the same holdout."""
+
+    metric: str
+    candidate_score: float
+    champion_version: str | None
+    champion_score: float | None
+    champion_error: str | None
+    holdout_rows: int
+    data_digest: str
+
+
+class Registration(TypedDict):
+    """`registry.register` -> promote."""
+
+    model: str
+    version: str
+    created: bool  # False: a retry found the version this DAG run registered
+    run_id: str
+    model_uri: str  # models:/<model>/<version>
+
+
+class Promotion(TypedDict):
+    """`PromoteModelOperator` -> the champion asset event."""
+
+    model: str
+    version: str
+    promoted: bool
+    reason: str
+    previous_champion: str | None
+
+
+class DriftCheck(TypedDict):
+    """`monitoring.check_drift` -> the drift report and event tasks."""
+
+    model: str
+    version: str
+    alias: str  # the alias the compared version was found by (serving_<target> or champion)
+    windows: list[str]
+    window_start: str
+    rows: int
+    drifted: bool
+    result: dict[str, Any]  # DriftResult.to_dict()
+    report_url: NotRequired[str]
+    report_run_id: NotRequired[str]
+
