@@ -1,9 +1,13 @@
 """Deployment targets behind one interface: `get_target(name)` builds `local`, `kubernetes` or `sagemaker`.
 
-Importing this package is cheap: the targets (and MLflow) are imported only when a target is built.
+Importing this package is cheap: the targets (and MLflow) are imported only when a target is built, and the
+registry helpers re-exported here only when first used.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from mlops_provider.deploy.base import (
     STRATEGIES,
@@ -14,10 +18,10 @@ from mlops_provider.deploy.base import (
     DeploymentTarget,
     Pending,
     get_target,
-    record_failure,
-    record_serving,
-    serving_alias,
 )
+
+_LAZY = {"record_failure": "mlops_provider.registry", "record_serving": "mlops_provider.registry",
+         "serving_alias": "mlops_provider.registry"}
 
 __all__ = [
     "STRATEGIES",
@@ -32,3 +36,9 @@ __all__ = [
     "record_serving",
     "serving_alias",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -72,16 +72,16 @@ from mlops_provider.deploy.base import (
     check_canary_steps,
     check_strategy,
     check_version,
-    model_predictions,
+)
+from mlops_provider.deploy.smoke import model_predictions, smoke_rows, smoke_test
+from mlops_provider.exceptions import DeploymentError, DeploymentRefused
+from mlops_provider.registry import (
     previous_version,
     record_rollback,
     record_serving,
     recorded_for_status,
     recorded_version,
-    smoke_rows,
-    smoke_test,
 )
-from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -29,20 +29,14 @@ from mlops_provider.deploy.base import (
     DeploymentResult,
     DeploymentStatus,
     DeploymentTarget,
-    SmokeCheck,
     check_canary_steps,
     check_strategy,
     check_version,
-    model_predictions,
-    previous_version,
-    record_failure,
-    record_serving,
-    recorded_version,
-    smoke_rows,
-    smoke_test,
 )
+from mlops_provider.deploy.smoke import SmokeCheck, model_predictions, smoke_rows, smoke_test
 from mlops_provider.exceptions import DeploymentError
 from mlops_provider.netutil import free_port
+from mlops_provider.registry import previous_version, record_failure, record_serving, recorded_version
 
 if TYPE_CHECKING:
     import httpx

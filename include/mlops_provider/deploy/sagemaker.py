@@ -45,13 +45,15 @@ from mlops_provider.deploy.base import (
     check_canary_steps,
     check_strategy,
     check_version,
+)
+from mlops_provider.exceptions import DeploymentError, DeploymentRefused
+from mlops_provider.registry import (
     previous_version,
     record_rollback,
     record_serving,
     recorded_for_status,
     recorded_version,
 )
-from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
