@@ -1,6 +1,6 @@
 """DeployModelOperator(deferrable=True) on the Kubernetes target in a real `dag.test()`: the task defers on
-RolloutTrigger, the trigger runs inline (through the provider's AsyncKubernetesHook, against the fake API server of
-tests/fake_k8s.py), and the task resumes until the deployment is done, or rolled back."""
+KubernetesRolloutTrigger, the trigger runs inline (through the provider's AsyncKubernetesHook, against the fake API
+server of tests/fake_k8s.py), and the task resumes until the deployment is done, or rolled back."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def test_the_deploy_task_defers_on_the_rollout_and_completes(fake: FakeKubernete
     assert str(run.state) == "success", states(run)
     assert waited_here == [], "the wait must run in the trigger, not in the task"
     assert [(d["classpath"], d["method"]) for d in deferrals] == [
-        ("mlops_provider.triggers.kubernetes.RolloutTrigger", "resume")]
+        ("mlops_provider.triggers.kubernetes.KubernetesRolloutTrigger", "resume")]
     assert deferrals[0]["trigger_kwargs"]["deployment"] == base_name(name)
     deployment = fake.get("Deployment", base_name(name), NAMESPACE)
     assert deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"] == "1"
