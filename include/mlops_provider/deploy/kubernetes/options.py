@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from mlops_provider.exceptions import DeploymentError, DeploymentRefused
-
-log = logging.getLogger(__name__)
+from mlops_provider.deploy.options import Bad, TargetOptions, check_env, check_integer
 
 DEFAULT_IMAGE = "ghcr.io/example/mlops-model-server:latest"
 DEFAULT_RESOURCES: dict[str, Any] = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
-KNOWN_OPTIONS = {"image", "namespace", "replicas", "port", "service_port", "service_type", "resources", "env", "hpa",
-                 "rollout_timeout", "progress_deadline", "step_wait", "previous_color", "smoke_test", "smoke_rows",
-                 "latency_budget_ms", "istio"}
-ISTIO_API = "networking.istio.io/v1"
 ISTIO_KEYS = {"host", "hosts", "gateway"}
 
 
 @dataclass(frozen=True)
-class KubernetesOptions:
+class KubernetesOptions(TargetOptions):
     """`deploy.options` of a model whose target is `kubernetes`, checked."""
+
+    target: ClassVar[str] = "kubernetes"
 
     image: str = DEFAULT_IMAGE
     namespace: str | None = None
@@ -43,22 +37,12 @@ class KubernetesOptions:
     istio: dict[str, Any] | None = None  # {"host": str | None, "hosts": [...], "gateways": [...]}, see _parse_istio
 
     @classmethod
-    def parse(cls, model: str, options: dict[str, Any]) -> KubernetesOptions:
-        def bad(key: str, why: str) -> DeploymentError:
-            return DeploymentRefused(f"model '{model}': deploy.options.{key}: {why}")
-
-        unknown = sorted(set(options) - KNOWN_OPTIONS)
-        if unknown:
-            log.warning("Model %s: deploy.options %s are not Kubernetes options; ignored", model, unknown)
-        values: dict[str, Any] = {key: options[key] for key in KNOWN_OPTIONS if key in options}
+    def check(cls, values: dict[str, Any], bad: Bad) -> dict[str, Any]:
         for key in ("image", "service_type", "previous_color"):
             if key in values and (not isinstance(values[key], str) or not values[key]):
                 raise bad(key, f"expected a non-empty string, got {values[key]!r}")
-        for key, low in (("replicas", 1), ("port", 1), ("service_port", 1), ("progress_deadline", 1),
-                         ("smoke_rows", 1)):
-            if key in values and (not isinstance(values[key], int) or isinstance(values[key], bool)
-                                  or values[key] < low):
-                raise bad(key, f"expected an integer of at least {low}, got {values[key]!r}")
+        for key in ("replicas", "port", "service_port", "progress_deadline", "smoke_rows"):
+            check_integer(values, key, bad, 1)
         for key in ("rollout_timeout", "step_wait"):
             if key in values and (not isinstance(values[key], int | float) or values[key] < 0):
                 raise bad(key, f"expected a number of seconds, got {values[key]!r}")
@@ -73,19 +57,16 @@ class KubernetesOptions:
             raise bad("previous_color", f"expected scale_down, keep or delete, got {values['previous_color']!r}")
         if "resources" in values and not isinstance(values["resources"], dict):
             raise bad("resources", "expected a mapping like {requests: {cpu: 250m}, limits: {memory: 1Gi}}")
-        if "env" in values:
-            if not isinstance(values["env"], dict):
-                raise bad("env", "expected a mapping of variable names to values")
-            values["env"] = {str(k): str(v) for k, v in values["env"].items()}
+        check_env(values, bad)
         if "hpa" in values:
             values["hpa"] = _parse_hpa(values["hpa"], bad)
             values.setdefault("replicas", values["hpa"]["min"])
         if "istio" in values:
             values["istio"] = _parse_istio(values["istio"], bad)
-        return cls(**values)
+        return values
 
 
-def _parse_hpa(raw: Any, bad: Callable[[str, str], DeploymentError]) -> dict[str, int]:
+def _parse_hpa(raw: Any, bad: Bad) -> dict[str, int]:
     if not isinstance(raw, dict) or set(raw) != {"min", "max", "cpu"}:
         raise bad("hpa", f"expected {{min, max, cpu}}, got {raw!r}")
     if not all(isinstance(raw[k], int) and not isinstance(raw[k], bool) for k in raw):
@@ -95,7 +76,7 @@ def _parse_hpa(raw: Any, bad: Callable[[str, str], DeploymentError]) -> dict[str
     return {"min": raw["min"], "max": raw["max"], "cpu": raw["cpu"]}
 
 
-def _parse_istio(raw: Any, bad: Callable[[str, str], DeploymentError]) -> dict[str, Any] | None:
+def _parse_istio(raw: Any, bad: Bad) -> dict[str, Any] | None:
     """`deploy.options.istio`: false/null (off), true (the Service's own host) or {host, hosts, gateway}."""
     if raw is None or raw is False:
         return None

@@ -1,0 +1,47 @@
+"""The local target: one `mlops_provider.serving` process per model on this machine, driven over its admin API.
+
+`process` starts, finds and stops the server processes, `admin` is the client of their admin API, `target` holds
+`LocalTarget` (see its module docstring). The public names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_provider.deploy.local.admin import PIN_HEADER, SMOKE_HEADER, AdminClient
+    from mlops_provider.deploy.local.process import (
+        DB_BLOCKED,
+        ServerHandle,
+        ServerProcesses,
+        default_state_dir,
+        server_env,
+    )
+    from mlops_provider.deploy.local.target import LocalTarget
+
+_PUBLIC = {
+    "admin": ("PIN_HEADER", "SMOKE_HEADER", "AdminClient"),
+    "process": ("DB_BLOCKED", "ServerHandle", "ServerProcesses", "default_state_dir", "server_env"),
+    "target": ("LocalTarget",),
+}
+_MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
+
+__all__ = [
+    "DB_BLOCKED",
+    "PIN_HEADER",
+    "SMOKE_HEADER",
+    "AdminClient",
+    "LocalTarget",
+    "ServerHandle",
+    "ServerProcesses",
+    "default_state_dir",
+    "server_env",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
