@@ -6,9 +6,7 @@ registry helpers re-exported here only when first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from mlops_provider.deploy._lazy import lazy_names
 from mlops_provider.deploy.base import (
     STRATEGIES,
     TARGETS,
@@ -19,9 +17,6 @@ from mlops_provider.deploy.base import (
     Pending,
     get_target,
 )
-
-_LAZY = {"record_failure": "mlops_provider.registry", "record_serving": "mlops_provider.registry",
-         "serving_alias": "mlops_provider.registry"}
 
 __all__ = [
     "STRATEGIES",
@@ -38,7 +33,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, {"mlops_provider.registry": ("record_failure", "record_serving", "serving_alias")})

@@ -169,3 +169,18 @@ def test_a_latency_spike_is_measured_again_a_slow_model_fails_twice() -> None:
 
     check = smoke_test(slow, rows, [2.0, 4.0, 6.0, 8.0], budget_ms=30, label="slow")
     assert not check.ok and "over the budget of 30 ms (measured twice" in check.message
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    (None, "the deployment resumed without a trigger event \\(got None\\)"),
+    ({"message": "no status"}, "the deployment resumed without a trigger event"),
+    ({"status": "error", "message": "endpoint x: ClientError: denied"}, "the trigger failed: endpoint x: ClientError"),
+])
+def test_the_deferred_deploy_refuses_a_missing_or_an_error_event(demo_env: Any, event: Any, message: str) -> None:
+    from airflow.sdk.exceptions import AirflowException
+
+    from mlops_provider.operators.deployment import DeployModelOperator
+
+    operator = DeployModelOperator(task_id="deploy", model="credit_default", version="1", deferrable=True)
+    with pytest.raises(AirflowException, match=f"model 'credit_default' on local: {message}"):
+        operator.execute_complete({}, event=event, state={"model": "credit_default"})

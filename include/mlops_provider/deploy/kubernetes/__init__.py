@@ -59,8 +59,9 @@ the triggerer, which needs only `rollout`, never loads the target.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlops_provider.deploy._lazy import lazy_names
 
 if TYPE_CHECKING:
     from mlops_provider.deploy.kubernetes.cluster import Cluster, ProxyError, Serving, read_serving
@@ -95,8 +96,6 @@ _PUBLIC = {
                 "rollout_verdict"),
     "target": ("ROLLOUT_TRIGGER", "TARGET", "KubernetesTarget"),
 }
-_MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
-
 __all__ = [
     "CheckPoint",
     "Cluster",
@@ -125,8 +124,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_names(__name__, _PUBLIC)

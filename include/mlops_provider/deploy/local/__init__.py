@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlops_provider.deploy._lazy import lazy_names
 
 if TYPE_CHECKING:
     from mlops_provider.deploy.local.admin import PIN_HEADER, SMOKE_HEADER, AdminClient
@@ -25,8 +26,6 @@ _PUBLIC = {
     "process": ("DB_BLOCKED", "ServerHandle", "ServerProcesses", "default_state_dir", "server_env"),
     "target": ("LocalTarget",),
 }
-_MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
-
 __all__ = [
     "DB_BLOCKED",
     "PIN_HEADER",
@@ -40,8 +39,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_names(__name__, _PUBLIC)
