@@ -211,7 +211,7 @@ def train_and_register(tracking: str) -> tuple[str, Any, list[Any]]:
     from mlflow import MlflowClient
 
     from mlops_provider.config import load_model_config
-    from mlops_provider.deploy.base import model_predictions, smoke_rows
+    from mlops_provider.deploy.smoke import model_predictions, smoke_rows
     from mlops_provider.tracking import tracking_uri
     from mlops_provider.training.run import train_and_log
 
@@ -252,7 +252,7 @@ def check_predictions(urls: dict[str, str], rows: Any, expected: list[Any]) -> i
     """Every server answers the registered version's own predictions for the same rows (in 1 request and 1 by 1)."""
     import httpx
 
-    from mlops_provider.deploy.base import split_payload
+    from mlops_provider.deploy.smoke import split_payload
 
     with httpx.Client(timeout=60, trust_env=False) as client:
         for name, url in urls.items():

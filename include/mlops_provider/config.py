@@ -167,7 +167,18 @@ def parse_model_config(raw: Any, source: str) -> ModelConfig:
     stem = Path(source).stem
     if config.name != stem:
         raise ConfigError(f"{source}: key 'name': '{config.name}' must match the file name '{stem}'")
+    check_deploy_options(config)
     return config
+
+
+def check_deploy_options(config: ModelConfig) -> None:
+    """Refuse a `deploy.options` key the target does not know (its options schema imports no client library)."""
+    from mlops_provider.deploy.options import option_schema, unknown_option
+
+    unknown = unknown_option(option_schema(config.deploy.target), config.deploy.options)
+    if unknown is not None:
+        key, why = unknown
+        raise ConfigError(f"{config.source}: key 'deploy.options.{key}': {why}")
 
 
 def load_model_config(model: str, *, check_paths: bool = True) -> ModelConfig:

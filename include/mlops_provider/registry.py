@@ -19,10 +19,13 @@ from mlops_provider.tracking import (
     TAG_MANAGED,
     TAG_REASON,
     TAG_VALIDATION,
+    serving_alias,
 )
 from mlops_provider.xcom import Registration, TrainingResult
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlflow import MlflowClient
 
 def _missing(err: Exception) -> bool:
@@ -131,3 +134,54 @@ def move_champion(client: MlflowClient, model: str, version: str) -> str | None:
         client.set_registered_model_alias(model, PREVIOUS, old)
     client.set_registered_model_alias(model, CHAMPION, version)  # the last step, always
     return old
+
+
+# -- what the deployment targets serve: alias `serving_<target>`, the previous and failed versions as tags ---------
+
+FAILED_TAG = "mlops.deploy.{target}.failed"
+PREVIOUS_TAG = "mlops.deploy.{target}.previous"  # registered-model tag: what served before the current version
+
+
+def recorded_version(client: MlflowClient, model: str, target: str) -> str | None:
+    """The version the registry records as served by `target` (the alias `serving_<target>`)."""
+    return alias_version(client, model, serving_alias(target))
+
+
+def recorded_for_status(registry: Callable[[], MlflowClient], model: str, target: str) -> str | None:
+    """`recorded_version` for a status report: None (and a warning) when the registry cannot be read, since what
+    the target serves is still worth reporting."""
+    try:
+        return recorded_version(registry(), model, target)
+    except Exception as err:
+        import logging
+
+        logging.getLogger(__name__).warning("Model %s: the registry could not be read: %s", model, err)
+        return None
+
+
+def previous_version(client: MlflowClient, model: str, target: str) -> str | None:
+    """The version that served on `target` before the recorded one, if any."""
+    tags = client.get_registered_model(model).tags or {}
+    return tags.get(PREVIOUS_TAG.format(target=target)) or None
+
+
+def record_serving(client: MlflowClient, model: str, version: str, target: str) -> None:
+    """Record that `target` serves `version`: alias `serving_<target>` (the old one kept as a model tag)."""
+    old = recorded_version(client, model, target)
+    if old is not None and old != str(version):
+        client.set_registered_model_tag(model, PREVIOUS_TAG.format(target=target), old)
+    client.set_registered_model_alias(model, serving_alias(target), str(version))
+
+
+def record_failure(client: MlflowClient, model: str, version: str, target: str, reason: str) -> None:
+    """Tag the version that failed to deploy with the reason (`mlops.deploy.<target>.failed`)."""
+    client.set_model_version_tag(model, str(version), FAILED_TAG.format(target=target), reason[:5000])
+
+
+def record_rollback(client: MlflowClient, model: str, failed: str, target: str, reason: str,
+                    served: str | None) -> None:
+    """After a failed deployment: tag the failed version with the reason, and make sure the registry records the
+    version that serves again (`served`, if any) as `serving_<target>`."""
+    record_failure(client, model, failed, target, reason)
+    if served is not None and recorded_version(client, model, target) != served:
+        record_serving(client, model, served, target)

@@ -1,6 +1,6 @@
 """DeployModelOperator(deferrable=True) on the Kubernetes target in a real `dag.test()`: the task defers on
-RolloutTrigger, the trigger runs inline (through the provider's AsyncKubernetesHook, against the fake API server of
-tests/fake_k8s.py), and the task resumes until the deployment is done, or rolled back."""
+KubernetesRolloutTrigger, the trigger runs inline (through the provider's AsyncKubernetesHook, against the fake API
+server of tests/fake_k8s.py), and the task resumes until the deployment is done, or rolled back."""
 
 from __future__ import annotations
 
@@ -33,37 +33,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubernetes]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def deferrals(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every deferral of the test's dag runs (trigger and kwargs), recorded where `dag.test()` runs the task.
-
-    It also backports apache/airflow#69942 to the installed Airflow: its `dag.test()` replaces the kwargs a task
-    passed to `defer()` by the event when the trigger fires, where the real triggerer adds the event to them."""
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.sdk.execution_time import supervisor
-    from airflow.sdk.execution_time.comms import DeferTask
-    from airflow.utils.session import create_session
-
-    real = supervisor.run_task_in_process
-    seen: list[dict[str, Any]] = []
-    kept: dict[str, dict[str, Any]] = {}
-
-    def run_task_in_process(ti: Any, task: Any) -> Any:
-        if str(ti.id) in kept:
-            with create_session() as session:
-                row = session.get(TaskInstance, ti.id)
-                row.next_kwargs = {**kept.pop(str(ti.id)), **(row.next_kwargs or {})}
-        result = real(ti=ti, task=task)
-        if isinstance(result.msg, DeferTask):
-            seen.append({"classpath": result.msg.classpath, "method": result.msg.next_method,
-                         "trigger_kwargs": result.msg.trigger_kwargs})
-            kept[str(ti.id)] = dict(result.msg.next_kwargs or {})
-        return result
-
-    monkeypatch.setattr(supervisor, "run_task_in_process", run_task_in_process)
-    return seen
 
 
 @pytest.fixture
@@ -136,7 +105,7 @@ def test_the_deploy_task_defers_on_the_rollout_and_completes(fake: FakeKubernete
     assert str(run.state) == "success", states(run)
     assert waited_here == [], "the wait must run in the trigger, not in the task"
     assert [(d["classpath"], d["method"]) for d in deferrals] == [
-        ("mlops_provider.triggers.kubernetes.RolloutTrigger", "resume")]
+        ("mlops_provider.triggers.kubernetes.KubernetesRolloutTrigger", "execute_complete")]
     assert deferrals[0]["trigger_kwargs"]["deployment"] == base_name(name)
     deployment = fake.get("Deployment", base_name(name), NAMESPACE)
     assert deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"] == "1"

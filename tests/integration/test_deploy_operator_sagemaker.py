@@ -5,7 +5,6 @@ in the real MLflow test server."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,25 +47,19 @@ def sagemaker_model(mlflow_conn: str, tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.fixture
-def fired_triggers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """Every trigger dag.test() runs, with its event.
-
-    Airflow 3.3.2's dag.test() resumes a deferred task with `{"event": ...}` in place of the kwargs it passed to
-    `defer()`, where the triggerer adds the event to them (fixed upstream in apache/airflow#69942). The operator
-    passes the deployment's state that way, so here the event is handed back as None: dag.test() then keeps the
-    kwargs, as the triggerer does. `SageMakerTarget.resume` describes the endpoint itself and reads the event only
-    for its message. On an Airflow with the fix, the event goes through unchanged."""
+def fired_triggers(monkeypatch: pytest.MonkeyPatch,
+                   deferrals: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Every trigger dag.test() runs, with its event. `deferrals` puts back the kwargs of `defer()` that Airflow
+    3.3.2's dag.test() drops when the task resumes (the deployment's state), so the event goes through unchanged."""
     import airflow.sdk.definitions.dag as sdk_dag
 
-    drops_kwargs = '{"event": serialize(event.payload)} if event else msg.next_kwargs' in \
-        inspect.getsource(sdk_dag._run_task)
     real = sdk_dag._run_inline_trigger
     fired: list[tuple[str, dict[str, Any]]] = []
 
     def run_inline(trigger: Any, ti: Any) -> Any:
         event = real(trigger, ti)
         fired.append((trigger.serialize()[0], dict(event.payload)))
-        return None if drops_kwargs else event
+        return event
 
     monkeypatch.setattr(sdk_dag, "_run_inline_trigger", run_inline)
     return fired
@@ -85,7 +78,7 @@ def write_to_db(dag: Any) -> None:
 
 def test_a_deferrable_deploy_creates_the_endpoint_waits_in_the_trigger_and_records_it(
         airflow_db: Path, moto_url: str, sagemaker_model: tuple[str, Any],
-        fired_triggers: list[tuple[str, dict[str, Any]]]) -> None:
+        fired_triggers: list[tuple[str, dict[str, Any]]], deferrals: list[dict[str, Any]]) -> None:
     from airflow.sdk import DAG
 
     from mlops_provider.deploy.sagemaker import SageMakerOptions, names
@@ -102,6 +95,7 @@ def test_a_deferrable_deploy_creates_the_endpoint_waits_in_the_trigger_and_recor
     wanted = names(model, "1", SageMakerOptions.parse(model, OPTIONS))
     assert [classpath for classpath, _ in fired_triggers] == \
         ["mlops_provider.triggers.sagemaker.SageMakerEndpointTrigger"]  # the task deferred once
+    assert [deferral["method"] for deferral in deferrals] == ["execute_complete"]
     event = fired_triggers[0][1]
     assert (event["status"], event["endpoint"], event["endpoint_status"], event["endpoint_config"]) == \
         ("success", wanted.endpoint, "InService", wanted.endpoint_config)

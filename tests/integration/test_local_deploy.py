@@ -144,7 +144,7 @@ def test_canary_moves_traffic_in_steps_and_records_the_new_version(deployment: D
 
 def test_predictions_that_differ_from_the_models_roll_back(deployment: Deployment,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlops_provider.deploy import local
+    from mlops_provider.deploy.local import target as local
 
     real = local.model_predictions
 
@@ -201,7 +201,7 @@ def test_a_stopped_server_is_started_again_with_the_recorded_version(deployment:
 
 def test_a_candidate_that_cannot_predict_is_refused_and_a_500_rolls_back(
         deployment: Deployment, mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlops_provider.deploy import local
+    from mlops_provider.deploy.local import target as local
 
     broken = register_broken_version(mlflow_server)
     result = deployment.target.deploy(MODEL, broken, "canary", deployment.config)

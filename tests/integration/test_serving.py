@@ -88,7 +88,7 @@ def http() -> Iterator[httpx.Client]:
 def holdout(server: Server, demo_data_dir: Path, mlflow_server: str) -> Any:
     """30 holdout rows and each version's own predictions for them."""
     from mlops_provider.config import load_model_config
-    from mlops_provider.deploy.base import model_predictions, smoke_rows
+    from mlops_provider.deploy.smoke import model_predictions, smoke_rows
     from mlops_provider.tracking import tracking_uri
 
     with pytest.MonkeyPatch.context() as env:
@@ -109,7 +109,7 @@ def admin(http: httpx.Client, server: Server, path: str, **body: Any) -> dict[st
 
 
 def one_row(rows: Any, i: int) -> dict[str, Any]:
-    from mlops_provider.deploy.base import split_payload
+    from mlops_provider.deploy.smoke import split_payload
 
     return split_payload(rows.iloc[i:i + 1])
 
@@ -125,7 +125,7 @@ def test_ready_only_after_a_version_is_loaded(server: Server, http: httpx.Client
 
 def test_both_scoring_formats_answer_the_models_own_predictions(server: Server, http: httpx.Client,
                                                                 holdout: Any) -> None:
-    from mlops_provider.deploy.base import split_payload
+    from mlops_provider.deploy.smoke import split_payload
 
     rows, expected = holdout
     split = split_payload(rows)

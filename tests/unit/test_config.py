@@ -81,3 +81,61 @@ def test_invalid_yaml_and_unknown_model(models: Any) -> None:
         load_model_config("nope")
     with pytest.raises(ConfigError, match="not a valid model name"):
         load_model_config("../etc/passwd")
+
+
+SAGEMAKER = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.1",
+             "execution_role_arn": "arn:aws:iam::123456789012:role/mlops-sagemaker", "s3_prefix": "s3://models/deploy"}
+VALID_OPTIONS = {
+    "local": {"latency_budget_ms": 400, "smoke_rows": 5, "canary_interval_seconds": 1, "port": 8080,
+              "admin_port": 8081},
+    "kubernetes": {"image": "registry.example/server:1", "namespace": "models", "replicas": 3, "hpa":
+                   {"min": 2, "max": 5, "cpu": 70}, "smoke_test": True, "latency_budget_ms": 300, "istio": True},
+    "sagemaker": {**SAGEMAKER, "instance_count": 2, "rollback_alarms": ["credit-5xx"], "timeout": 600},
+}
+
+
+@pytest.mark.parametrize(("target", "typo"), [
+    ("local", "latency_budget_msec"),
+    ("kubernetes", "replica"),
+    ("sagemaker", "instance_type_name"),
+])
+def test_an_unknown_deploy_option_is_refused_naming_file_and_key(models: Any, target: str, typo: str) -> None:
+    path = models({**BASE, "deploy": {"target": target, "options": {**VALID_OPTIONS[target], typo: 1}}})
+    with pytest.raises(ConfigError) as caught:
+        load_model_config("credit_default")
+    assert str(caught.value).startswith(f"{path}: key 'deploy.options.{typo}': unknown option for target "
+                                        f"'{target}' (known: ")
+
+
+@pytest.mark.parametrize("target", ["local", "kubernetes", "sagemaker"])
+def test_the_options_of_each_target_are_accepted_and_parsed(models: Any, target: str) -> None:
+    from mlops_provider.deploy.options import parse_options
+
+    models({**BASE, "deploy": {"target": target, "options": VALID_OPTIONS[target]}})
+    config = load_model_config("credit_default")
+    assert config.deploy.options == VALID_OPTIONS[target]
+    parsed = parse_options(target, config.name, config.deploy.options)
+    assert type(parsed).target == target
+    assert all(getattr(parsed, key) is not None for key in VALID_OPTIONS[target])
+
+
+@pytest.mark.parametrize("target", ["local", "kubernetes", "sagemaker"])
+def test_a_target_refuses_an_unknown_option_of_a_config_not_loaded_from_a_file(target: str) -> None:
+    from mlops_provider.deploy.options import parse_options
+    from mlops_provider.exceptions import DeploymentRefused
+
+    with pytest.raises(DeploymentRefused, match=f"model 'credit': deploy.options.colour: unknown option for "
+                                                f"target '{target}'"):
+        parse_options(target, "credit", {**VALID_OPTIONS[target], "colour": "red"})
+
+
+def test_checking_deploy_options_imports_no_client_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from mlops_provider.deploy.options import SCHEMAS, option_schema; "
+            "[option_schema(t) for t in SCHEMAS]; "
+            "print(sorted(m for m in ('kubernetes', 'boto3', 'botocore', 'mlflow', 'httpx', 'pandas', 'airflow') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -79,7 +79,7 @@ def _through_server(model: str, url: str, admin_url: str, rows: int, drift: floa
     """POST the requests to the server in MLflow's `dataframe_split` format, then flush its inference log."""
     import httpx
 
-    from mlops_provider.deploy.base import split_payload
+    from mlops_provider.deploy.smoke import split_payload
 
     config = load_model_config(model, check_paths=False)
     frame = requests_for(config, rows, drift=drift, seed=seed)

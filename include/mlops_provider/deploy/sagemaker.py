@@ -32,7 +32,7 @@ import re
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,13 +45,16 @@ from mlops_provider.deploy.base import (
     check_canary_steps,
     check_strategy,
     check_version,
+)
+from mlops_provider.deploy.sagemaker_options import SageMakerOptions
+from mlops_provider.exceptions import DeploymentError, DeploymentRefused
+from mlops_provider.registry import (
     previous_version,
     record_rollback,
     record_serving,
     recorded_for_status,
     recorded_version,
 )
-from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -67,77 +70,7 @@ STATE_KEYS = frozenset({"model", "version", "strategy", "endpoint", "endpoint_co
 SERVING_ENV = {"MLFLOW_DEPLOYMENT_FLAVOR_NAME": "python_function", "SERVING_ENVIRONMENT": "SageMaker"}
 VARIANT = "AllTraffic"
 BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
-ROUTINGS = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 CONFIG_VERSION = re.compile(r"-v(\d+)-[0-9a-f]{8}$")
-KNOWN_OPTIONS = {"image", "execution_role_arn", "s3_prefix", "endpoint_name", "instance_type", "instance_count",
-                 "env", "rollback_alarms", "traffic_routing", "wait_interval", "termination_wait",
-                 "max_execution_timeout", "rolling_batch_percent", "timeout"}
-
-
-@dataclass(frozen=True)
-class SageMakerOptions:
-    """`deploy.options` of a model whose target is `sagemaker`, checked."""
-
-    image: str
-    execution_role_arn: str
-    s3_prefix: str
-    endpoint_name: str | None = None
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 1
-    env: dict[str, str] = field(default_factory=dict)
-    rollback_alarms: tuple[str, ...] = ()
-    traffic_routing: str | None = None
-    wait_interval: int = 300
-    termination_wait: int = 300
-    max_execution_timeout: int | None = None
-    rolling_batch_percent: int = 25
-    timeout: float = 3600.0
-
-    @property
-    def bucket(self) -> str:
-        return self.s3_prefix.removeprefix("s3://").split("/", 1)[0]
-
-    @property
-    def prefix(self) -> str:
-        rest = self.s3_prefix.removeprefix("s3://").split("/", 1)
-        return rest[1].strip("/") if len(rest) > 1 else ""
-
-    @classmethod
-    def parse(cls, model: str, options: dict[str, Any]) -> SageMakerOptions:
-        def bad(key: str, why: str) -> DeploymentRefused:
-            return DeploymentRefused(f"model '{model}': deploy.options.{key}: {why}")
-
-        missing = [key for key in ("image", "execution_role_arn", "s3_prefix") if not options.get(key)]
-        if missing:
-            raise DeploymentRefused(f"model '{model}': the sagemaker target needs deploy.options "
-                                    f"{', '.join(missing)} (the serving image in ECR, the role SageMaker assumes, "
-                                    "and s3://bucket/prefix for the model artifacts)")
-        unknown = sorted(set(options) - KNOWN_OPTIONS)
-        if unknown:
-            log.warning("Model %s: deploy.options %s are not SageMaker options; ignored", model, unknown)
-        values: dict[str, Any] = {key: options[key] for key in KNOWN_OPTIONS if key in options}
-        if not str(values["s3_prefix"]).startswith("s3://") or not str(values["s3_prefix"])[5:].strip("/"):
-            raise bad("s3_prefix", f"expected s3://bucket/prefix, got {values['s3_prefix']!r}")
-        for key, low, high in (("instance_count", 1, 10_000), ("wait_interval", 0, 3600),
-                               ("termination_wait", 0, 3600), ("max_execution_timeout", 600, 28800),
-                               ("rolling_batch_percent", 5, 50)):
-            value = values.get(key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                      or not low <= value <= high):
-                raise bad(key, f"expected an integer in {low}..{high}, got {value!r}")
-        if "timeout" in values and (not isinstance(values["timeout"], int | float) or values["timeout"] <= 0):
-            raise bad("timeout", f"expected a number of seconds, got {values['timeout']!r}")
-        if values.get("traffic_routing") is not None and values["traffic_routing"] not in ROUTINGS:
-            raise bad("traffic_routing", f"expected one of {', '.join(ROUTINGS)}, got {values['traffic_routing']!r}")
-        alarms = values.get("rollback_alarms", [])
-        if isinstance(alarms, str) or not all(isinstance(a, str) and a for a in alarms) or len(alarms) > 10:
-            raise bad("rollback_alarms", f"expected a list of up to 10 CloudWatch alarm names, got {alarms!r}")
-        values["rollback_alarms"] = tuple(alarms)
-        if "env" in values:
-            if not isinstance(values["env"], dict):
-                raise bad("env", "expected a mapping of variable names to values")
-            values["env"] = {str(k): str(v) for k, v in values["env"].items()}
-        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,15 @@ class DeployModelOperator(ModelOperator):
     with the reason, and fails this task without retry. Deploying the version already served is a no-op, so a
     retry never deploys twice. With `deferrable=True` (default: `[operators] default_deferrable`), targets that
     wait on something remote (a Kubernetes rollout, a SageMaker endpoint update) hand each wait to the
-    triggerer instead of holding a worker slot. Returns the `DeploymentResult` as a dict.
+    triggerer instead of holding a worker slot, and the task resumes in `execute_complete`. Returns the
+    `DeploymentResult` as a dict.
+
+    :param model: the configured model (`include/models/<model>.yaml`); templated.
+    :param version: the version to deploy: a version number or an alias such as `champion`; templated.
+    :param target_kwargs: keyword arguments of the target's constructor (e.g. `kubernetes_conn_id`,
+        `aws_conn_id`, `poll_interval`).
+    :param deferrable: hand the target's waits to the triggerer (default: `[operators] default_deferrable`).
+    :param mlflow_conn_id: the MLflow connection of the registry (default: `mlflow_default`).
     """
 
     template_fields = ("model", "version")
@@ -53,18 +61,30 @@ class DeployModelOperator(ModelOperator):
             result = target.deploy(config.name, version, config.deploy.strategy, config)
         return self._finish(config, result)
 
-    def resume(self, context: Any, event: dict[str, Any] | None = None, state: dict[str, Any] | None = None,
-               logged: int = 0) -> dict[str, Any]:
-        """Called when the trigger of a `Pending` fired: continue the deployment from `state`."""
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None,
+                         state: dict[str, Any] | None = None, logged: int = 0) -> dict[str, Any]:
+        """Called when the trigger of a `Pending` fired: check the event, continue the deployment from `state`."""
         from mlops_provider.deploy import DeferrableTarget
 
         config = self._config()
+        event = self._validate_event(config, event)
         with self.hook.fluent(), fail_without_retry():
             target = self._target(config)
             assert isinstance(target, DeferrableTarget)
-            return self._next(config, target.resume(dict(state or {}), dict(event or {}), config), logged)
+            return self._next(config, target.resume(dict(state or {}), event, config), logged)
 
     # -- helpers -----------------------------------------------------------------------------------------------
+
+    def _validate_event(self, config: ModelConfig, event: dict[str, Any] | None) -> dict[str, Any]:
+        """The trigger's event, when it has a `status`. Every status, `error` included, is the target's to judge
+        (a rollout `done` or `failed`, an endpoint that settled, timed out, or could not be read from the
+        triggerer): the target looks at what really serves, so a failed change is still rolled back."""
+        from airflow.sdk.exceptions import AirflowException
+
+        where = f"model '{config.name}' on {config.deploy.target}"
+        if not isinstance(event, dict) or "status" not in event:
+            raise AirflowException(f"{where}: the deployment resumed without a trigger event (got {event!r})")
+        return dict(event)
 
     def _config(self) -> ModelConfig:
         with fail_without_retry():
@@ -101,7 +121,7 @@ class DeployModelOperator(ModelOperator):
         module, _, name = outcome.trigger.rpartition(".")
         trigger = getattr(importlib.import_module(module), name)(**outcome.trigger_kwargs)
         self.log.info("Model %s: waiting in the triggerer (%s)", config.name, name)
-        self.defer(trigger=trigger, method_name="resume",
+        self.defer(trigger=trigger, method_name="execute_complete",
                    kwargs={"state": outcome.state, "logged": logged + len(outcome.steps)})
 
     def _finish(self, config: ModelConfig, result: DeploymentResult, logged: int = 0) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""RolloutTrigger: waits in the triggerer until the rollout of a Kubernetes Deployment is done or has failed."""
+"""KubernetesRolloutTrigger: waits in the triggerer until a Kubernetes Deployment's rollout is done or failed."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from mlops_provider.deploy.kubernetes import label_selector, pod_problems, pod_selector, rollout_verdict
+from mlops_provider.deploy.kubernetes.rollout import pod_label_selector, pod_problems, rollout_verdict
 
 
-class RolloutTrigger(BaseTrigger):
+class KubernetesRolloutTrigger(BaseTrigger):
     """Reads the Deployment `deployment` in `namespace` every `poll_interval` seconds, after an initial `delay`
     (a canary's bake time), through the cncf-kubernetes provider's `AsyncKubernetesHook`, until its rollout is done
     (`observedGeneration` caught up, updated and available replicas equal the spec), failed
@@ -39,7 +39,7 @@ class RolloutTrigger(BaseTrigger):
         self.in_cluster = in_cluster
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("mlops_provider.triggers.kubernetes.RolloutTrigger", {
+        return ("mlops_provider.triggers.kubernetes.KubernetesRolloutTrigger", {
             "deployment": self.deployment, "namespace": self.namespace, "deadline": self.deadline,
             "timeout": self.timeout, "delay": self.delay, "poll_interval": self.poll_interval,
             "kubernetes_conn_id": self.kubernetes_conn_id, "cluster_context": self.cluster_context,
@@ -83,7 +83,7 @@ class RolloutTrigger(BaseTrigger):
 
         try:
             response = await CoreV1Api(api_client).list_namespaced_pod(
-                self.namespace, label_selector=label_selector(pod_selector(deployment)), _preload_content=False)
+                self.namespace, label_selector=pod_label_selector(deployment), _preload_content=False)
             pods = await _json(response)
         except Exception as err:  # noqa: BLE001 - the reasons only enrich the message
             return f"; pods could not be listed: {err}"

@@ -11,15 +11,10 @@ import pandas as pd
 import pytest
 
 from mlops_provider.deploy import DeploymentResult, DeploymentTarget, get_target
-from mlops_provider.deploy.base import (
-    check_canary_steps,
-    check_strategy,
-    record_failure,
-    record_serving,
-    smoke_test,
-    split_payload,
-)
+from mlops_provider.deploy.base import check_canary_steps, check_strategy
+from mlops_provider.deploy.smoke import smoke_test, split_payload
 from mlops_provider.exceptions import DeploymentError
+from mlops_provider.registry import record_failure, record_serving
 
 
 def test_importing_the_package_stays_light() -> None:
@@ -154,7 +149,7 @@ def test_a_latency_spike_is_measured_again_a_slow_model_fails_twice() -> None:
 
     import pandas as pd
 
-    from mlops_provider.deploy.base import smoke_test
+    from mlops_provider.deploy.smoke import smoke_test
 
     rows = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
     calls = {"n": 0}
@@ -174,3 +169,17 @@ def test_a_latency_spike_is_measured_again_a_slow_model_fails_twice() -> None:
 
     check = smoke_test(slow, rows, [2.0, 4.0, 6.0, 8.0], budget_ms=30, label="slow")
     assert not check.ok and "over the budget of 30 ms (measured twice" in check.message
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    (None, "the deployment resumed without a trigger event \\(got None\\)"),
+    ({"message": "no status"}, "the deployment resumed without a trigger event"),
+])
+def test_the_deferred_deploy_refuses_a_missing_event(demo_env: Any, event: Any, message: str) -> None:
+    from airflow.sdk.exceptions import AirflowException
+
+    from mlops_provider.operators.deployment import DeployModelOperator
+
+    operator = DeployModelOperator(task_id="deploy", model="credit_default", version="1", deferrable=True)
+    with pytest.raises(AirflowException, match=f"model 'credit_default' on local: {message}"):
+        operator.execute_complete({}, event=event, state={"model": "credit_default"})

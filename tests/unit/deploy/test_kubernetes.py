@@ -73,6 +73,16 @@ def version_of(deployment: dict[str, Any]) -> str:
     return str(deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"])
 
 
+def assert_only_the_untouched_stable_v1_is_left(fake: FakeKubernetes, client: Any, model: str, *,
+                                                failed_because: str) -> None:
+    """After a failed canary of v2: the stable Deployment alone, never changed, v1 recorded, v2 tagged with why."""
+    base = base_name(model)
+    assert fake.names("Deployment") == [base]
+    assert fake.get("Deployment", base)["metadata"]["generation"] == 1
+    assert alias(client, model) == "1"
+    assert failed_because in client.get_model_version(model, "2").tags["mlops.deploy.kubernetes.failed"]
+
+
 def test_rendered_objects_are_applied_server_side_and_the_rollout_is_awaited(fake, make_target, registry) -> None:
     model, client = registry(1)
     config = model_config(model, "kubernetes", **FAST, hpa={"min": 3, "max": 6, "cpu": 70},
@@ -290,11 +300,7 @@ def test_a_failed_canary_check_removes_the_canary_and_leaves_stable_untouched(fa
     result = target.deploy(model, "2", "canary", config)
     assert not result.success and result.served_version == "1"
     assert "check at 'canary 50%' failed" in result.message
-    base = base_name(model)
-    assert fake.names("Deployment") == [base]
-    assert fake.get("Deployment", base)["metadata"]["generation"] == 1
-    assert alias(client, model) == "1"
-    assert "canary 50%" in client.get_model_version(model, "2").tags["mlops.deploy.kubernetes.failed"]
+    assert_only_the_untouched_stable_v1_is_left(fake, client, model, failed_because="canary 50%")
 
 
 def test_bad_input_is_refused_before_anything_changes(fake, make_target, registry) -> None:
@@ -470,10 +476,8 @@ def test_a_canary_whose_predictions_differ_is_rolled_back(fake: FakeKubernetes, 
     assert f"smoke test of v2 at 'canary 50%' through {base}-canary-preview: 8 of 8 predictions differ" \
         in result.message, result.message
     assert set(upstream.calls) == {"2"}  # only the canary pods were asked, never the stable ones
-    assert fake.names("Deployment") == [base] and fake.names("Service") == [base]
-    assert fake.get("Deployment", base)["metadata"]["generation"] == 1
-    assert alias(client, model) == "1"
-    assert "predictions differ" in client.get_model_version(model, "2").tags["mlops.deploy.kubernetes.failed"]
+    assert fake.names("Service") == [base]
+    assert_only_the_untouched_stable_v1_is_left(fake, client, model, failed_because="predictions differ")
 
 
 def test_smoke_test_options_are_checked_before_anything_changes(fake, make_target, registry) -> None:

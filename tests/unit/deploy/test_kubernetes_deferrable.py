@@ -1,4 +1,4 @@
-"""The Kubernetes target's deferrable path: `RolloutTrigger` through the provider's `AsyncKubernetesHook`, and
+"""The Kubernetes target's deferrable path: `KubernetesRolloutTrigger` through the provider's `AsyncKubernetesHook`, and
 `begin` -> trigger -> `resume` loops, against the fake API server (tests/fake_k8s.py) and the real
 MLflow test server. Every wait runs the real trigger on a real event loop; every resume gets the state back from
 JSON, on a fresh target, as a worker would after the triggerer fired."""
@@ -30,7 +30,7 @@ from mlops_provider.deploy.kubernetes import (
     rollout_state,
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
-from mlops_provider.triggers.kubernetes import RolloutTrigger
+from mlops_provider.triggers.kubernetes import KubernetesRolloutTrigger
 
 NAMESPACE = "models"
 CONN_ID = "fake_k8s"
@@ -71,11 +71,11 @@ def target(client: Any, check: Any = None) -> KubernetesTarget:
     return KubernetesTarget(kubernetes_conn_id=CONN_ID, mlflow_client=client, check=check, poll_interval=0.02)
 
 
-def first_event(trigger: RolloutTrigger) -> dict[str, Any]:
+def first_event(trigger: KubernetesRolloutTrigger) -> dict[str, Any]:
     """Run the trigger rebuilt from its serialized form, as the triggerer does; the payload of its one event."""
     classpath, kwargs = trigger.serialize()
     assert classpath == ROLLOUT_TRIGGER
-    rebuilt = RolloutTrigger(**json.loads(json.dumps(kwargs)))
+    rebuilt = KubernetesRolloutTrigger(**json.loads(json.dumps(kwargs)))
     assert rebuilt.serialize() == (classpath, kwargs)
 
     async def run() -> list[dict[str, Any]]:
@@ -94,8 +94,8 @@ def deploy_deferred(client: Any, model: str, version: str, strategy: str, config
     while isinstance(outcome, Pending):
         pendings.append(outcome)
         module, _, name = outcome.trigger.rpartition(".")
-        assert (module, name) == ("mlops_provider.triggers.kubernetes", "RolloutTrigger")
-        events.append(first_event(RolloutTrigger(**outcome.trigger_kwargs)))
+        assert (module, name) == ("mlops_provider.triggers.kubernetes", "KubernetesRolloutTrigger")
+        events.append(first_event(KubernetesRolloutTrigger(**outcome.trigger_kwargs)))
         state = json.loads(json.dumps(outcome.state))
         outcome = target(client, check).resume(state, events[-1], config)
     return outcome, pendings, events
@@ -114,9 +114,9 @@ def apply_deployment(fake: FakeKubernetes, name: str, image: str) -> None:
         api.close()
 
 
-def rollout_trigger(name: str, *, seconds: float = 5, **kwargs: Any) -> RolloutTrigger:
+def rollout_trigger(name: str, *, seconds: float = 5, **kwargs: Any) -> KubernetesRolloutTrigger:
     deadline = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-    return RolloutTrigger(deployment=name, namespace=NAMESPACE, deadline=deadline, timeout=seconds,
+    return KubernetesRolloutTrigger(deployment=name, namespace=NAMESPACE, deadline=deadline, timeout=seconds,
                           poll_interval=0.02, kubernetes_conn_id=CONN_ID, **kwargs)
 
 
@@ -159,7 +159,7 @@ def test_a_rollout_that_hangs_times_out_at_the_absolute_deadline(fake: FakeKuber
     assert "timed out after 0.6s" in event["message"] and "ContainerCreating" in event["message"], event
     assert 0.5 <= took < 3, took
     # a triggerer restarted after the deadline looks once and does not start a new timeout
-    restarted = RolloutTrigger(deployment="stuck", namespace=NAMESPACE, timeout=0.6, poll_interval=0.02,
+    restarted = KubernetesRolloutTrigger(deployment="stuck", namespace=NAMESPACE, timeout=0.6, poll_interval=0.02,
                                deadline=(datetime.now(UTC) - timedelta(seconds=1)).isoformat(),
                                kubernetes_conn_id=CONN_ID)
     began = time.monotonic()
@@ -192,7 +192,7 @@ def test_the_trigger_reads_a_given_kube_config_file(fake: FakeKubernetes, tmp_pa
     apply_deployment(fake, "ok", "example/server:1")
     path = tmp_path / "config"
     path.write_text(json.dumps(kube_config(fake.url)))
-    trigger = RolloutTrigger(deployment="ok", namespace=NAMESPACE, timeout=5, poll_interval=0.02,
+    trigger = KubernetesRolloutTrigger(deployment="ok", namespace=NAMESPACE, timeout=5, poll_interval=0.02,
                              deadline=(datetime.now(UTC) + timedelta(seconds=5)).isoformat(),
                              kubernetes_conn_id="kubernetes_default", config_file=str(path))
     assert first_event(trigger)["status"] == "done"
