@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netutil import free_port, wait_http
+
+from mlops_provider.netutil import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from netutil import free_port, wait_http
+
+from mlops_provider.netutil import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "e2e", "e2e-password"

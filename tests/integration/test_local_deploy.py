@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from trained_versions import register_versions
 
 from mlops_provider.exceptions import DeploymentError
+from tests.helpers.trained_versions import register_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "credit_local"

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from netutil import free_port, wait_http
-from trained_versions import register_versions
+
+from mlops_provider.netutil import free_port, wait_http
+from tests.helpers.trained_versions import register_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "credit_serving"

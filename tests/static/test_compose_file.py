@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack_files import (
+
+from tests.helpers.stack_files import (
     AIRFLOW_SERVICES,
     COMPOSE_VARIABLE,
     ONE_SHOT,

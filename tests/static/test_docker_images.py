@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from stack_files import ROOT, SECRET_NAME
+from tests.helpers.stack_files import ROOT, SECRET_NAME
 
 
 def _pins() -> dict[str, str]:
