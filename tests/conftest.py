@@ -16,8 +16,7 @@ import pytest
 
 from mlops_provider.netutil import free_port, wait_http
 from tests.helpers.model_configs import write_credit_copy
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import ROOT
 
 # Airflow must not touch ~/airflow or load example DAGs; set before anything imports airflow.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mlops-test-airflow-"))

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from mlops_provider.netutil import free_port, wait_http
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "e2e", "e2e-password"
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import yaml
 
-CREDIT_DEFAULT = Path(__file__).resolve().parents[2] / "include" / "models" / "credit_default.yaml"
+from tests.helpers.paths import ROOT
+
+CREDIT_DEFAULT = ROOT / "include" / "models" / "credit_default.yaml"
 
 
 def write_credit_copy(folder: Path, name: str, **changes: Any) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.stack_files import ROOT, SECRET_NAME, read_env_file
+from tests.helpers.paths import ROOT
+from tests.helpers.stack_files import SECRET_NAME, read_env_file
 
 
 def test_env_file_is_ignored_by_git() -> None:

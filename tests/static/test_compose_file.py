@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.paths import ROOT
 from tests.helpers.stack_files import (
     AIRFLOW_SERVICES,
     COMPOSE_VARIABLE,
     ONE_SHOT,
     REQUIRED_REFERENCE,
-    ROOT,
     SECRET_NAME,
 )
 
