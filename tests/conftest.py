@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netutil import free_port, wait_http
 
-ROOT = Path(__file__).resolve().parents[1]
+from mlops_provider.netutil import free_port, wait_http
+from tests.helpers.model_configs import write_credit_copy
+from tests.helpers.paths import ROOT
 
 # Airflow must not touch ~/airflow or load example DAGs; set before anything imports airflow.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mlops-test-airflow-"))
@@ -107,14 +108,8 @@ def private_model(demo_data_dir: Path, tmp_path: Path, monkeypatch: pytest.Monke
     folder.mkdir()
     monkeypatch.setenv("MLOPS_MODELS_DIR", str(folder))
     monkeypatch.setenv("MLOPS_DATA_DIR", str(demo_data_dir))
-    import yaml
-
-    base = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
 
     def write(name: str, **changes: Any) -> str:
-        config = {**base, "name": name, "suite": "credit_default.json",
-                  "data": {**base["data"], "inference": f"{name}/inference"}, **changes}
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
-        return name
+        return write_credit_copy(folder, name, **changes)
 
     return write

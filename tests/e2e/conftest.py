@@ -16,9 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from netutil import free_port, wait_http
 
-ROOT = Path(__file__).resolve().parents[2]
+from mlops_provider.netutil import free_port, wait_http
+from tests.helpers.paths import ROOT
+
 USER, PASSWORD = "e2e", "e2e-password"
 
 

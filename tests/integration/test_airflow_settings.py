@@ -9,8 +9,7 @@ import pytest
 from mlops_provider.airflow_settings import apply_settings, load_settings
 from mlops_provider.cli import main
 from mlops_provider.exceptions import ConfigError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import ROOT
 
 
 def test_project_settings_apply_and_reapply(airflow_db: Path) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_registry import register_versions
-from fake_k8s import FakeKubernetes
+
+from tests.helpers.deploy_registry import register_versions
+from tests.helpers.fake_k8s import FakeKubernetes
 
 CONN_ID = "fake_k8s"
 NAMESPACE = "models"

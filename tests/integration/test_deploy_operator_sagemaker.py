@@ -13,8 +13,9 @@ import boto3
 import pendulum
 import pytest
 import yaml
-from deploy_registry import register_versions
-from moto_stand_in import aws_connection, moto_server
+
+from tests.helpers.deploy_registry import register_versions
+from tests.helpers.moto_stand_in import aws_connection, moto_server
 
 BUCKET = "mlops-models"
 OPTIONS = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.1",

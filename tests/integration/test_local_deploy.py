@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from trained_versions import register_versions
 
 from mlops_provider.exceptions import DeploymentError
+from tests.helpers.model_configs import write_credit_copy
+from tests.helpers.trained_versions import register_versions
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = "credit_local"
 
 
@@ -74,13 +73,9 @@ def deployment(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pytest
     from mlops_provider.deploy import get_target
 
     root = tmp_path_factory.mktemp("local-deploy")
-    base = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
-    config = {**base, "name": MODEL, "suite": "credit_default.json",
-              "data": {**base["data"], "inference": f"{MODEL}/inference"},
-              "deploy": {"target": "local", "strategy": "canary", "canary_steps": [30, 100],
-                         "options": {"smoke_rows": 15, "latency_budget_ms": 2000}}}
-    (root / "models").mkdir()
-    (root / "models" / f"{MODEL}.yaml").write_text(yaml.safe_dump(config))
+    write_credit_copy(root / "models", MODEL, deploy={
+        "target": "local", "strategy": "canary", "canary_steps": [30, 100],
+        "options": {"smoke_rows": 15, "latency_budget_ms": 2000}})
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLOPS_MODELS_DIR", str(root / "models"))
         env.setenv("MLOPS_DATA_DIR", str(demo_data_dir))

@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from mlops_provider.exceptions import RegistryError
 from mlops_provider.hooks import mlflow as hook_module
 from mlops_provider.hooks.mlflow import MLflowHook, tracking_uri_from
+from tests.helpers.model_configs import write_credit_copy
 
 
 def test_client_talks_to_the_server_and_env_is_untouched(mlflow_conn: str) -> None:
@@ -65,15 +66,12 @@ def test_tracking_uri_from_connection_fields(host: str, port: int | None, extra:
 def test_operator_bad_inputs_fail_without_retry_and_name_the_problem(
         mlflow_conn: str, demo_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Missing data, empty data, a missing target and a raising trainer: no retry, a clear message."""
-    import yaml
-
     from mlops_provider.operators.training import TrainModelOperator
 
     models = tmp_path / "models"
     models.mkdir()
     monkeypatch.setenv("MLOPS_MODELS_DIR", str(models))
     monkeypatch.setenv("MLOPS_DATA_DIR", str(tmp_path))
-    base = yaml.safe_load((Path(__file__).parents[2] / "include/models/credit_default.yaml").read_text())
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "good.parquet").write_bytes((demo_data_dir / "credit_default/train.parquet").read_bytes())
     cases = {
@@ -86,7 +84,7 @@ def test_operator_bad_inputs_fail_without_retry_and_name_the_problem(
                       "trainer.params.estimator: unknown estimator 'magic'"),
     }
     for name, (change, expected) in cases.items():
-        (models / f"{name}.yaml").write_text(yaml.safe_dump({**base, "name": name, **change}))
+        write_credit_copy(models, name, **change)
         with pytest.raises(AirflowFailException) as caught:
             TrainModelOperator(task_id="train", model=name).execute({"run_id": "manual__bad", "ti": None})
         assert expected in str(caught.value), name

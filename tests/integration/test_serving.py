@@ -18,20 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from netutil import free_port, wait_http
-from trained_versions import register_versions
 
-ROOT = Path(__file__).resolve().parents[2]
+from mlops_provider.netutil import free_port, wait_http
+from tests.helpers.model_configs import write_credit_copy
+from tests.helpers.trained_versions import register_versions
+
 MODEL = "credit_serving"
-
-
-def write_config(folder: Path, name: str, **changes: Any) -> None:
-    base = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
-    config = {**base, "name": name, "suite": "credit_default.json",
-              "data": {**base["data"], "inference": f"{name}/inference"}, **changes}
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
 
 
 @dataclass
@@ -60,7 +52,7 @@ def server(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pytest.Tem
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLOPS_MODELS_DIR", str(root / "models"))
         env.setenv("MLOPS_DATA_DIR", str(demo_data_dir))
-        write_config(root / "models", MODEL)
+        write_credit_copy(root / "models", MODEL)
         versions = register_versions(MODEL, mlflow_server, [150, 5])
         port, admin_port = free_port(), free_port()
         log = root / "server.log"

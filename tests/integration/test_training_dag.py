@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
 # A one-split tree: a much worse model than the configured one, still above a low minimum.
 STUMP = {"callable": "mlops_provider.training.sklearn:train_classifier",
          "params": {"estimator": "hist_gradient_boosting", "max_iter": 1, "max_depth": 1}, "seed": 42}

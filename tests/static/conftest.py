@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 import yaml
-from stack_files import ROOT, read_env_file
+
+from tests.helpers.paths import ROOT
+from tests.helpers.stack_files import read_env_file
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from stack_files import ROOT
 
 from mlops_provider.airflow_settings import load_settings
+from tests.helpers.paths import ROOT
 
 TEMPLATE = ROOT / "docker/airflow/airflow_settings.compose.yaml"
 ENV = {"MLFLOW_SERVICE_USERNAME": "mlops", "MLFLOW_SERVICE_PASSWORD": "p: #w'\"d}", "MLFLOW_UI_URL": "http://127.0.0.1:5000"}

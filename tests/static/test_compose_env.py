@@ -11,7 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from stack_files import ROOT, SECRET_NAME, read_env_file
+
+from tests.helpers.paths import ROOT
+from tests.helpers.stack_files import SECRET_NAME, read_env_file
 
 
 def test_env_file_is_ignored_by_git() -> None:

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack_files import (
+
+from tests.helpers.paths import ROOT
+from tests.helpers.stack_files import (
     AIRFLOW_SERVICES,
     COMPOSE_VARIABLE,
     ONE_SHOT,
     REQUIRED_REFERENCE,
-    ROOT,
     SECRET_NAME,
 )
 

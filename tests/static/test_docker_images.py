@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from stack_files import ROOT, SECRET_NAME
+from tests.helpers.paths import ROOT
+from tests.helpers.stack_files import SECRET_NAME
 
 
 def _pins() -> dict[str, str]:

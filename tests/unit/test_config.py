@@ -10,8 +10,8 @@ import yaml
 
 from mlops_provider.config import load_model_config
 from mlops_provider.exceptions import ConfigError
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
 
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from fake_airflow import PASSWORD, USER, FakeAirflow, FakeAirflowServer
 
 from mlops_provider.client import AirflowClient
+from tests.helpers.fake_airflow import PASSWORD, USER, FakeAirflow, FakeAirflowServer
 
 if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig

@@ -7,7 +7,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto_stand_in import REGION, moto_server
+
+from tests.helpers.moto_stand_in import REGION, moto_server
 
 BUCKET = "mlops-models"  # the bucket of the tests' `deploy.options.s3_prefix`
 

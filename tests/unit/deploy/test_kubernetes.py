@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from deploy_registry import alias_version, model_config, register_versions
-from fake_k8s import APPLY, FakeKubernetes
 
 from mlops_provider.deploy import get_target
 from mlops_provider.deploy.kubernetes import (
@@ -25,6 +23,8 @@ from mlops_provider.deploy.kubernetes import (
     route_weights,
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
+from tests.helpers.deploy_registry import alias_version, model_config, register_versions
+from tests.helpers.fake_k8s import APPLY, FakeKubernetes
 
 FAST = {"rollout_timeout": 5, "step_wait": 0, "replicas": 3}
 BROKEN = "registry.example/mlops-model-server:broken"

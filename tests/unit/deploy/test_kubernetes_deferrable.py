@@ -13,9 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from deploy_registry import model_config, register_versions
-from fake_k8s import FakeKubernetes
-from test_kubernetes import alias, version_of
 
 from mlops_provider.deploy import DeferrableTarget, DeploymentResult, Pending
 from mlops_provider.deploy.kubernetes import (
@@ -31,6 +28,9 @@ from mlops_provider.deploy.kubernetes import (
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 from mlops_provider.triggers.kubernetes import KubernetesRolloutTrigger
+from tests.helpers.deploy_registry import model_config, register_versions
+from tests.helpers.fake_k8s import FakeKubernetes
+from tests.unit.deploy.test_kubernetes import alias, version_of
 
 NAMESPACE = "models"
 CONN_ID = "fake_k8s"

@@ -15,7 +15,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
-from deploy_registry import alias_version, model_config, register_versions
 
 from mlops_provider.deploy import get_target
 from mlops_provider.deploy.sagemaker import (
@@ -27,6 +26,7 @@ from mlops_provider.deploy.sagemaker import (
     version_of_config,
 )
 from mlops_provider.exceptions import DeploymentError
+from tests.helpers.deploy_registry import alias_version, model_config, register_versions
 
 BUCKET = "mlops-models"
 OPTIONS = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.1",

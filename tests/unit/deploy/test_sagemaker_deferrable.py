@@ -13,15 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from deploy_registry import model_config, register_versions
-from moto_stand_in import aws_connection
-from test_sagemaker import ENDPOINT_OPS, OPTIONS, Routed, alias, endpoint, stubbed_client, target
 
 from mlops_provider.deploy import DeferrableTarget, Pending
 from mlops_provider.deploy.sagemaker import STATE_KEYS, TRIGGER, Names, SageMakerOptions, SageMakerTarget, names
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 from mlops_provider.triggers import sagemaker as trigger_module
 from mlops_provider.triggers.sagemaker import SageMakerEndpointTrigger
+from tests.helpers.deploy_registry import model_config, register_versions
+from tests.helpers.moto_stand_in import aws_connection
+from tests.unit.deploy.test_sagemaker import ENDPOINT_OPS, OPTIONS, Routed, alias, endpoint, stubbed_client, target
 
 
 @pytest.fixture

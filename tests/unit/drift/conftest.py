@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,16 +11,15 @@ import pytest
 
 from mlops_provider.drift import DriftResult, ReferenceProfile, detect_drift
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 RELATIVE_TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="session")
 def evidently_drift() -> Callable[..., dict[str, Any]]:
-    """`evidently_reference.evidently_drift`, or a skip when Evidently (the drift-reports extra) is absent."""
+    """`tests.helpers.evidently_reference.evidently_drift`, or a skip when Evidently (the drift-reports extra) is
+    absent."""
     pytest.importorskip("evidently")
-    from evidently_reference import evidently_drift
+    from tests.helpers.evidently_reference import evidently_drift
 
     return evidently_drift
 

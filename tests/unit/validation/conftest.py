@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.paths import ROOT
+
 pytest.importorskip("great_expectations")
 
-ROOT = Path(__file__).resolve().parents[3]
 EXPECTATIONS = ROOT / "include" / "expectations"
 
 

@@ -6,10 +6,10 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from fake_airflow import FakeAirflow
 
 from mlops_provider.client import AirflowClient, idempotency_key, retraining_conf, run_id_for, trigger_retraining
 from mlops_provider.client.airflow import RUN_ID
+from tests.helpers.fake_airflow import FakeAirflow
 
 T = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_airflow import FakeAirflow
 
 from mlops_provider import cli
 from mlops_provider.client.cli import monitor_main, trigger_main
+from tests.helpers.fake_airflow import FakeAirflow
 
 DAG = "mlops_retraining"
 BASE = ["credit_default", "--reason", "manual", "--requested-by", "ops-1"]

@@ -10,8 +10,8 @@ import pytest
 
 from mlops_provider.exceptions import ConfigError
 from mlops_provider.validation.suite import build_suite, load_suite, write_suite
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 NOT_NULL = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "age"}}
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
 # `${NAME}`, `${NAME:-default}`, `${NAME:?message}` as compose interpolates them; `$${...}` is an escaped `$`.
 COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|SECRET_KEY|SECRET_ACCESS_KEY|FERNET_KEY|REDISCLI_AUTH)$")

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from fake_airflow import FakeAirflow
 
 from mlops_provider.client import AirflowClient
 from mlops_provider.client.monitor import REQUESTED_BY, monitor_once, run_monitor
 from mlops_provider.inference_log import WindowFile, inference_uri, write_window
+from tests.helpers.fake_airflow import FakeAirflow
 
 if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig

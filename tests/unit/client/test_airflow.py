@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from fake_airflow import PASSWORD, USER, VIEWER, VIEWER_PASSWORD, FakeAirflow
-from netutil import free_port
 
 from mlops_provider.client import AirflowClient, TriggerError
 from mlops_provider.client.airflow import token_expiry
+from mlops_provider.netutil import free_port
+from tests.helpers.fake_airflow import PASSWORD, USER, VIEWER, VIEWER_PASSWORD, FakeAirflow
 
 DAG = "mlops_retraining"
 CONF = {"model": "credit_default", "reason": "drift", "requested_by": "monitor-x"}

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from netutil import free_port
+
+from mlops_provider.netutil import free_port
 
 REGION = "us-east-1"
 
