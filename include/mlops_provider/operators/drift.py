@@ -12,7 +12,7 @@ DRIFT_ALIAS = "mlops_drift"
 REPORT_REFERENCE_ROWS = 20_000
 
 
-class DriftReportOperator(ModelOperator):
+class ReportDriftOperator(ModelOperator):
     """Render Evidently's DataDriftPreset report (HTML and JSON) for the window a `DriftSensor` checked,
     against the served version's training data, and log both to MLflow (run `drift-report` in experiment
     `mlops/<model>`). The "Drift report" extra link opens it. Returns the check plus `report_url`.
@@ -85,7 +85,7 @@ def _folder(config: Any) -> str:
     return str(inference_uri(config))
 
 
-class DriftEventOperator(ModelOperator):
+class EmitDriftEventOperator(ModelOperator):
     """On drift, emit the `x-mlops://<model>/drift` asset event with the drift summary as its extra; the
     retraining DAG runs on it. A per-model cooldown (`drift.cooldown_minutes`) keeps one drift episode
     from emitting again and again: the time of the last event is kept in the Airflow Variable

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 SUMMARY_XCOM_KEY = "validation_summary"
 
 
-class DataValidationOperator(ModelOperator):
+class ValidateDataOperator(ModelOperator):
     """Validate a batch of `model`'s data against ``include/expectations/<model>.json``.
 
     ``data`` defaults to the model's training batch (``data.train`` of its config); any URI that

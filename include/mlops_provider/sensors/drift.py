@@ -17,7 +17,7 @@ class DriftSensor(BaseSensorOperator):
     model's `drift` config), then compare it with the reference profile of the version being served.
 
     Returns the check (`{model, version, rows, drifted, result, windows, ...}`): drift or not is in the
-    result, not an exception. Deferrable by default (a `DriftTrigger` polls in the triggerer); with
+    result, not an exception. Deferrable by default (a `InferenceWindowTrigger` polls in the triggerer); with
     `deferrable=False` it pokes in `reschedule` mode. Not enough traffic before `timeout`: skipped.
     """
 
@@ -57,7 +57,7 @@ class DriftSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from mlops_provider.triggers.drift import DriftTrigger, window_rows
+        from mlops_provider.triggers.drift import InferenceWindowTrigger, window_rows
 
         config = self._config()
         folder, min_rows, minutes = self._window(config)
@@ -68,7 +68,7 @@ class DriftSensor(BaseSensorOperator):
         self.log.info("Model %s: %d of %d rows in the last %d minutes of %s; deferring", self.model, rows,
                       min_rows, minutes, folder)
         self.defer(
-            trigger=DriftTrigger(model=config.name, folder=folder, min_rows=min_rows, window_minutes=minutes,
+            trigger=InferenceWindowTrigger(model=config.name, folder=folder, min_rows=min_rows, window_minutes=minutes,
                                  deadline=deadline.isoformat(), poke_interval=float(self.poke_interval),
                                  conn_id=config.data.conn_id),
             method_name="execute_complete",

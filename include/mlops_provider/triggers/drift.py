@@ -1,4 +1,4 @@
-"""DriftTrigger: waits in the triggerer until a model's newest inference window holds enough rows."""
+"""InferenceWindowTrigger: waits in the triggerer until a model's newest inference window holds enough rows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
-class DriftTrigger(BaseTrigger):
+class InferenceWindowTrigger(BaseTrigger):
     """Polls the inference folder (file names and Parquet footers only) until the windows of the last
     `window_minutes` hold `min_rows` rows, or `deadline` passes. The drift test itself runs on a worker
     afterwards: the triggerer's event loop must stay free."""
@@ -27,7 +27,7 @@ class DriftTrigger(BaseTrigger):
         self.conn_id = conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("mlops_provider.triggers.drift.DriftTrigger", {
+        return ("mlops_provider.triggers.drift.InferenceWindowTrigger", {
             "model": self.model, "folder": self.folder, "min_rows": self.min_rows,
             "window_minutes": self.window_minutes, "deadline": self.deadline,
             "poke_interval": self.poke_interval, "conn_id": self.conn_id,
