@@ -26,41 +26,19 @@ class TrainModelOperator(ModelOperator):
         self.validation = validation
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from mlops_provider.monitoring import reference_profile_writer
         from mlops_provider.training.run import train_and_log
 
         with fail_without_retry():
             config = self.load_config()
             with self.hook.fluent() as client:
                 result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
-                                       profile_writer=_profile_writer(), validation=self.validation)
+                                       profile_writer=reference_profile_writer(), validation=self.validation)
         url = self.hook.run_url(result["experiment_id"], result["run_id"])
         MLflowRunLink.persist(context, url)
         self.log.info("Model %s: %s run %s (%s)", self.model, "reused" if result["reused"] else "trained",
                       result["run_id"], url)
         return result
-
-
-def _profile_writer() -> Any:
-    """Logs the drift reference profile of the training data, when the drift engine is installed."""
-    try:
-        from mlops_provider.drift import ReferenceProfile
-    except ImportError:
-        return None
-
-    def write(frame: Any, run_id: str) -> None:
-        import tempfile
-        from pathlib import Path
-
-        import mlflow
-
-        from mlops_provider.training.run import PROFILE_ARTIFACT
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(PROFILE_ARTIFACT).name
-            ReferenceProfile.fit(frame).save(path)
-            mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT).parent))
-
-    return write
 
 
 class EvaluateModelOperator(ModelOperator):
