@@ -17,6 +17,10 @@ class ReportDriftOperator(ModelOperator):
     `mlops/<model>`). The "Drift report" extra link opens it. Returns the check plus `report_url`.
 
     The verdict stays the engine's (in `check`); Evidently is the readable explanation.
+
+    :param check: the result of `DriftSensor` (templated).
+    :param model: not needed: the model is read from `check`.
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
     template_fields = ("check",)
@@ -47,6 +51,10 @@ class EmitDriftEventOperator(ModelOperator):
     retraining DAG runs on it. A per-model cooldown (`drift.cooldown_minutes`) keeps one drift episode
     from emitting again and again: the time of the last event is kept in the Airflow Variable
     `mlops_drift_last_event__<model>`. Returns `{model, drifted, emitted, reason}`.
+
+    :param check: the result of `ReportDriftOperator` (or `DriftSensor`) (templated).
+    :param model: not needed: the model is read from `check`.
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
     template_fields = ("check",)

@@ -14,6 +14,12 @@ class TrainModelOperator(ModelOperator):
     Logs params, the holdout metric, signature, input example, the training data as a dataset input
     with its digest, and the drift reference profile. A retry of the same DAG run reuses its finished
     MLflow run. Returns ``{model, run_id, model_uri, metrics, data_digest, ...}``.
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param reason: why it is trained (`schedule`, `drift`, ...), recorded on the run (templated).
+    :param validation: the result of `ValidateDataOperator`; training refuses data whose digest differs
+        (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
     template_fields = ("model", "reason", "validation")
@@ -42,7 +48,12 @@ class TrainModelOperator(ModelOperator):
 
 
 class EvaluateModelOperator(ModelOperator):
-    """Score the candidate of `training` and the current champion on the same holdout."""
+    """Score the candidate of `training` and the current champion on the same holdout.
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param training: the result of `TrainModelOperator` (its `model_uri` is scored) (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
+    """
 
     template_fields = ("model", "training")
 

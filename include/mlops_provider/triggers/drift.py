@@ -13,7 +13,19 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 class InferenceWindowTrigger(BaseTrigger):
     """Polls the inference folder (file names and Parquet footers only) until the windows of the last
     `window_minutes` hold `min_rows` rows, or `deadline` passes. The drift test itself runs on a worker
-    afterwards: the triggerer's event loop must stay free."""
+    afterwards: the triggerer's event loop must stay free.
+
+    Yields one event: `{"status": "success", "windows", "rows"}`, `{"status": "timeout", "rows", "message"}` or
+    `{"status": "error", "message"}`.
+
+    :param model: the model's name, for messages.
+    :param folder: the model's inference-log folder (a URI `ObjectStoragePath` reads).
+    :param min_rows: rows the windows must hold.
+    :param window_minutes: how far back the windows reach.
+    :param deadline: ISO time after which it gives up with a `timeout` event.
+    :param poke_interval: seconds between looks.
+    :param conn_id: the connection for the folder's storage (None: local files).
+    """
 
     def __init__(self, *, model: str, folder: str, min_rows: int, window_minutes: int, deadline: str,
                  poke_interval: float = 60.0, conn_id: str | None = None) -> None:
