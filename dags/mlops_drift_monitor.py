@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from airflow.sdk import AssetAlias, CronTriggerTimetable, dag
 
-from mlops_provider.operators.drift import DRIFT_ALIAS, DriftEventOperator, DriftReportOperator
+from mlops_provider.operators.drift import DRIFT_ALIAS, EmitDriftEventOperator, ReportDriftOperator
 from mlops_provider.sensors.drift import DriftSensor
 from mlops_provider.settings import default_args, model_names
 
@@ -40,8 +40,8 @@ def mlops_drift_monitor() -> None:
     check = DriftSensor.partial(
         task_id="check_drift", timeout=45 * 60, poke_interval=60, execution_timeout=timedelta(minutes=55),
     ).expand(model=model_names())
-    report = DriftReportOperator.partial(task_id="drift_report").expand(check=check.output)
-    DriftEventOperator.partial(task_id="emit_drift_event", outlets=[AssetAlias(DRIFT_ALIAS)]).expand(
+    report = ReportDriftOperator.partial(task_id="drift_report").expand(check=check.output)
+    EmitDriftEventOperator.partial(task_id="emit_drift_event", outlets=[AssetAlias(DRIFT_ALIAS)]).expand(
         check=report.output)
 
 

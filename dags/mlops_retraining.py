@@ -62,12 +62,13 @@ def mlops_retraining() -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from mlops_provider.config import load_model_config
-        from mlops_provider.retraining import LAST_SUCCESS_VARIABLE, cooldown_block, resolve_request
+        from mlops_provider.cooldown import LAST_RETRAINING_VARIABLE, retraining_block
+        from mlops_provider.retraining import resolve_request
 
         wanted = resolve_request(dict(params or {}), dag_run.conf if dag_run else None, triggering_asset_events)
         config = load_model_config(wanted["model"], check_paths=False)
-        last = Variable.get(LAST_SUCCESS_VARIABLE.format(model=config.name), default=None)
-        blocked = cooldown_block(wanted, last_success=last, cooldown_minutes=config.drift.cooldown_minutes,
+        last = Variable.get(LAST_RETRAINING_VARIABLE.format(model=config.name), default=None)
+        blocked = retraining_block(wanted, last_success=last, cooldown_minutes=config.drift.cooldown_minutes,
                                  now=datetime.now(UTC))
         if blocked:
             raise AirflowSkipException(blocked)
@@ -80,10 +81,10 @@ def mlops_retraining() -> None:
 
         from airflow.sdk import Variable
 
-        from mlops_provider.retraining import LAST_SUCCESS_VARIABLE
+        from mlops_provider.cooldown import LAST_RETRAINING_VARIABLE
 
         now = datetime.now(UTC).isoformat()
-        Variable.set(LAST_SUCCESS_VARIABLE.format(model=model), now)
+        Variable.set(LAST_RETRAINING_VARIABLE.format(model=model), now)
         return now
 
     wanted = request()

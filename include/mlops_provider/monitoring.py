@@ -1,5 +1,6 @@
 """What the drift monitor does for one model: find the served version, its reference profile, the newest
-inference window, and the engine's verdict. Plain MLflow + pandas; the Airflow parts call these."""
+inference window, and the engine's verdict. The training run writes the reference profile
+(`reference_profile_writer`); the monitor reads it. Plain MLflow + pandas; the Airflow parts call these."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from mlops_provider.tracking import CHAMPION, PROFILE_ARTIFACT, serving_alias
 from mlops_provider.xcom import DriftCheck
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
     from mlflow import MlflowClient
 
@@ -45,6 +48,25 @@ def reference_profile(client: MlflowClient, config: ModelConfig, version: str) -
             raise DriftError(f"model '{config.name}' v{version}: run {run_id} has no reference profile "
                              f"'{PROFILE_ARTIFACT}' (trained before drift profiles were logged?): {err}") from err
         return ReferenceProfile.load(Path(path))
+
+
+def reference_profile_writer() -> Callable[[pd.DataFrame, str], None] | None:
+    """What logs the drift reference profile of the training data to the active MLflow run (`frame, run_id`),
+    or None when the drift engine is not installed."""
+    try:
+        from mlops_provider.drift import ReferenceProfile
+    except ImportError:
+        return None
+
+    def write(frame: pd.DataFrame, run_id: str) -> None:
+        import mlflow
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(PROFILE_ARTIFACT).name
+            ReferenceProfile.fit(frame).save(path)
+            mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT).parent))
+
+    return write
 
 
 def training_data_uri(client: MlflowClient, config: ModelConfig, version: str) -> str:

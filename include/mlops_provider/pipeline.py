@@ -8,7 +8,7 @@ from airflow.sdk import TaskGroup
 
 from mlops_provider.operators.registry import PromoteModelOperator, RegisterModelOperator
 from mlops_provider.operators.training import EvaluateModelOperator, TrainModelOperator
-from mlops_provider.operators.validation import DataValidationOperator
+from mlops_provider.operators.validation import ValidateDataOperator
 
 
 def model_pipeline(model: Any, *, reason: Any = "schedule", group_id: str | None = None,
@@ -22,7 +22,7 @@ def model_pipeline(model: Any, *, reason: Any = "schedule", group_id: str | None
         raise ValueError("model_pipeline: pass group_id when the model is only known at run time")
     label = model if isinstance(model, str) else "the requested model"
     with TaskGroup(group_id or model, tooltip=f"train and gate {label}") as group:
-        validate = DataValidationOperator(task_id="validate", model=model)
+        validate = ValidateDataOperator(task_id="validate", model=model)
         train = TrainModelOperator(task_id="train", model=model, reason=reason, validation=validate.output)
         evaluate = EvaluateModelOperator(task_id="evaluate", model=model, training=train.output)
         register = RegisterModelOperator(task_id="register", model=model, training=train.output, reason=reason,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from typing import Any
 
 from mlops_provider.assets import model_of
@@ -54,20 +53,3 @@ def _from_assets(events: Any) -> dict[str, Any] | None:
     model, event = newest
     return {"model": model, "reason": "drift", "requested_by": "drift-monitor", "drift": dict(event.extra or {})}
 
-
-LAST_SUCCESS_VARIABLE = "mlops_retrain_last_success__{model}"
-
-
-def cooldown_block(request: dict[str, Any], *, last_success: str | None, cooldown_minutes: int,
-                   now: datetime) -> str | None:
-    """Why this request must be skipped (a successful retraining of the model ended less than
-    `cooldown_minutes` ago), or None. A person's `manual` request is never held back."""
-    if request["reason"] == "manual" or not last_success or cooldown_minutes <= 0:
-        return None
-    ended = datetime.fromisoformat(last_success)
-    if now - ended >= timedelta(minutes=cooldown_minutes):
-        return None
-    until = ended + timedelta(minutes=cooldown_minutes)
-    return (f"model '{request['model']}' was retrained successfully at {ended.isoformat(timespec='seconds')}; "
-            f"cooldown of {cooldown_minutes} minutes until {until.isoformat(timespec='seconds')}: "
-            f"skipping this '{request['reason']}' request from {request['requested_by']}")

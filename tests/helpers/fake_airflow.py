@@ -1,4 +1,5 @@
-"""A fake Airflow 3 api-server on loopback: the login and dagRuns endpoints the client uses, over real HTTP.
+"""A fake Airflow 3 api-server on loopback: the login, dag, dagRuns and taskInstances endpoints the client uses,
+over real HTTP.
 
 It keeps state like Airflow does (issued tokens with an `exp`, runs by `dag_run_id`), counts every request it
 receives per endpoint, and can be told to misbehave: answer 503, close the connection, or answer slowly.
@@ -23,6 +24,8 @@ USER, PASSWORD = "monitor", "secret"
 VIEWER, VIEWER_PASSWORD = "viewer", "view"
 _TRIGGER = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns$")
 _RUN = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns/(?P<run>[^/]+)$")
+_DAG = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)$")
+_TASKS = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns/(?P<run>[^/]+)/taskInstances$")
 
 
 @dataclass
@@ -42,6 +45,9 @@ class FakeAirflow:
     final_state: str = "success"
     calls: Counter[str] = field(default_factory=Counter)
     runs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    unpaused: set[str] = field(default_factory=set)
+    import_errors: list[dict[str, Any]] = field(default_factory=list)
+    task_states: dict[str, str] = field(default_factory=lambda: {"validate": "success", "train": "failed"})
     tokens: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,6 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
     def _handle(self, method: str) -> None:
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
@@ -117,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
             return "trigger"
         if method == "GET" and _RUN.match(self.path):
             return "get_run"
+        if method == "GET" and _DAG.match(self.path):
+            return "get_dag"
         return "other"
 
     def _route(self, method: str, body: Any) -> tuple[int, Any]:
@@ -129,6 +140,11 @@ class _Handler(BaseHTTPRequestHandler):
         user = fake.user_of(self.headers.get("Authorization"))
         if user is None:
             return 401, {"detail": "Invalid JWT token"}
+        if self.path == "/api/v2/importErrors" and method == "GET":
+            return 200, {"import_errors": fake.import_errors, "total_entries": len(fake.import_errors)}
+        dag_only, tasks = _DAG.match(self.path), _TASKS.match(self.path)
+        if dag_only or tasks:
+            return self._route_dag(method, body, user, dag_only, tasks)
         trigger, run = _TRIGGER.match(self.path), _RUN.match(self.path)
         match = trigger or run
         if match is None or match.group("dag") not in fake.dags:
@@ -154,6 +170,29 @@ class _Handler(BaseHTTPRequestHandler):
             found["polls"] += 1
             found["state"] = "running" if found["polls"] <= fake.running_polls else fake.final_state
             return 200, _public(found)
+        if trigger and method == "GET":
+            runs = [_public(r) for (d, _), r in fake.runs.items() if d == dag]
+            return 200, {"dag_runs": runs, "total_entries": len(runs)}
+        return 405, {"detail": "Method Not Allowed"}
+
+    def _route_dag(self, method: str, body: Any, user: str, dag_only: Any, tasks: Any) -> tuple[int, Any]:
+        """`GET` and `PATCH /dags/{dag}` (pause state) and `GET .../taskInstances` of a run."""
+        fake = self.server.fake
+        dag = (dag_only or tasks).group("dag")
+        if dag not in fake.dags:
+            return 404, {"detail": f"Dag with dag_id: '{dag}' not found"}
+        if tasks and method == "GET":
+            if (dag, tasks.group("run")) not in fake.runs:
+                return 404, {"detail": f"DagRun with dag_id: '{dag}' and run_id: '{tasks.group('run')}' not found"}
+            items = [{"task_id": t, "state": s, "map_index": -1} for t, s in fake.task_states.items()]
+            return 200, {"task_instances": items, "total_entries": len(items)}
+        if dag_only and method == "GET":
+            return 200, {"dag_id": dag, "is_paused": dag not in fake.unpaused}
+        if dag_only and method == "PATCH":
+            if user in fake.read_only:
+                return 403, {"detail": "Forbidden"}
+            (fake.unpaused.discard if (body or {}).get("is_paused") else fake.unpaused.add)(dag)
+            return 200, {"dag_id": dag, "is_paused": dag not in fake.unpaused}
         return 405, {"detail": "Method Not Allowed"}
 
     def _reply(self, status: int, answer: Any) -> None:

@@ -81,19 +81,19 @@ def test_drift_monitor_emits_event_once_then_cools_down_and_retraining_records_r
 
 def test_not_enough_traffic_skips_instead_of_failing(trained: str, load_dag: Any) -> None:
     from mlops_provider.config import load_model_config
-    from mlops_provider.triggers.drift import DriftTrigger
+    from mlops_provider.triggers.drift import InferenceWindowTrigger
 
     config = load_model_config(trained, check_paths=False)
     from mlops_provider.inference_log import inference_uri
 
-    trigger = DriftTrigger(model=trained, folder=inference_uri(config), min_rows=300, window_minutes=60,
+    trigger = InferenceWindowTrigger(model=trained, folder=inference_uri(config), min_rows=300, window_minutes=60,
                            deadline=(datetime.now(UTC) + timedelta(seconds=1)).isoformat(), poke_interval=0.2)
     event = asyncio.run(_first_event(trigger))
     assert event.payload["status"] == "timeout"
     assert f"model '{trained}': 0 of 300 rows in the last 60 minutes" in event.payload["message"]
     classpath, kwargs = trigger.serialize()
-    assert classpath == "mlops_provider.triggers.drift.DriftTrigger"
-    assert DriftTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert classpath == "mlops_provider.triggers.drift.InferenceWindowTrigger"
+    assert InferenceWindowTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
 def test_trigger_fires_when_rows_arrive(trained: str, mlflow_conn: str) -> None:
@@ -102,9 +102,9 @@ def test_trigger_fires_when_rows_arrive(trained: str, mlflow_conn: str) -> None:
     from mlops_provider.inference_log import inference_uri
 
     config = load_model_config(trained, check_paths=False)
-    from mlops_provider.triggers.drift import DriftTrigger
+    from mlops_provider.triggers.drift import InferenceWindowTrigger
 
-    trigger = DriftTrigger(model=trained, folder=inference_uri(config), min_rows=500, window_minutes=60,
+    trigger = InferenceWindowTrigger(model=trained, folder=inference_uri(config), min_rows=500, window_minutes=60,
                            deadline=(datetime.now(UTC) + timedelta(seconds=60)).isoformat(), poke_interval=0.2)
 
     async def scenario() -> Any:

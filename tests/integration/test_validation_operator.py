@@ -1,4 +1,4 @@
-"""DataValidationOperator against a real MLflow server: the shipped suites, artifacts, the no-retry failure."""
+"""ValidateDataOperator against a real MLflow server: the shipped suites, artifacts, the no-retry failure."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ class FakeTaskInstance:
 
 
 def run_operator(run_id: str, **kwargs: Any) -> tuple[dict[str, Any], FakeTaskInstance]:
-    from mlops_provider.operators.validation import DataValidationOperator
+    from mlops_provider.operators.validation import ValidateDataOperator
 
     ti = FakeTaskInstance()
-    operator = DataValidationOperator(task_id="validate", model=MODEL, **kwargs)
+    operator = ValidateDataOperator(task_id="validate", model=MODEL, **kwargs)
     return operator.execute({"run_id": run_id, "ti": ti}), ti
 
 
@@ -64,10 +64,10 @@ def write_to_db(dag: Any) -> None:
 def test_dag_test_validates_the_training_batch(airflow_db: Path, demo_env: Path, mlflow_conn: str) -> None:
     from airflow.sdk import DAG
 
-    from mlops_provider.operators.validation import DataValidationOperator
+    from mlops_provider.operators.validation import ValidateDataOperator
 
     with DAG("test_data_validation", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
-        DataValidationOperator(task_id="validate", model=MODEL)
+        ValidateDataOperator(task_id="validate", model=MODEL)
     write_to_db(dag)
     dag_run = dag.test()
 
@@ -141,12 +141,12 @@ def test_failure_pushes_the_summary_to_xcom(tmp_path: Path, demo_env: Path, mlfl
     import pandas as pd
     from airflow.sdk.exceptions import AirflowFailException
 
-    from mlops_provider.operators.validation import DataValidationOperator
+    from mlops_provider.operators.validation import ValidateDataOperator
 
     bad = tmp_path / "extra.parquet"
     pd.read_parquet(demo_env / MODEL / "train.parquet").assign(foo=1).to_parquet(bad)
     ti = FakeTaskInstance()
-    operator = DataValidationOperator(task_id="validate", model=MODEL, data=str(bad))
+    operator = ValidateDataOperator(task_id="validate", model=MODEL, data=str(bad))
     with pytest.raises(AirflowFailException, match=r"unexpected column\(s\) \['foo'\]"):
         operator.execute({"run_id": "manual__extra", "ti": ti})
 
@@ -169,10 +169,10 @@ def test_unreachable_mlflow_is_retried(demo_env: Path, monkeypatch: pytest.Monke
     from airflow.sdk.exceptions import AirflowFailException
 
     from mlops_provider.exceptions import RegistryError
-    from mlops_provider.operators.validation import DataValidationOperator
+    from mlops_provider.operators.validation import ValidateDataOperator
 
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({"conn_type": "mlflow", "host": "http://127.0.0.1:9"}))
-    operator = DataValidationOperator(task_id="validate", model=MODEL)
+    operator = ValidateDataOperator(task_id="validate", model=MODEL)
     operator.hook.probe_attempts = 1
     with pytest.raises(RegistryError) as raised:
         operator.execute({"run_id": "manual__down", "ti": FakeTaskInstance()})
@@ -184,12 +184,12 @@ def test_failed_validation_with_mlflow_down_pushes_the_summary_and_retries(
     import pandas as pd
 
     from mlops_provider.exceptions import RegistryError
-    from mlops_provider.operators.validation import DataValidationOperator
+    from mlops_provider.operators.validation import ValidateDataOperator
 
     bad = tmp_path / "no_income.parquet"
     pd.read_parquet(demo_env / MODEL / "train.parquet").drop(columns=["income"]).to_parquet(bad)
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({"conn_type": "mlflow", "host": "http://127.0.0.1:9"}))
-    operator = DataValidationOperator(task_id="validate", model=MODEL, data=str(bad))
+    operator = ValidateDataOperator(task_id="validate", model=MODEL, data=str(bad))
     operator.hook.probe_attempts = 1
     ti = FakeTaskInstance()
     with pytest.raises(RegistryError):

@@ -1,10 +1,10 @@
-"""The retraining request: conf contract at the api-server, request resolution, and the cooldown."""
+"""The retraining request: conf contract at the api-server and request resolution (cooldown: test_cooldown.py)."""
 
 from __future__ import annotations
 
 import json
 from collections import namedtuple
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 
 from mlops_provider.api_guard import ConfContract, ConfContractMiddleware
 from mlops_provider.exceptions import ConfigError
-from mlops_provider.retraining import CONF_KEYS, REQUIRED_CONF_KEYS, cooldown_block, resolve_request
+from mlops_provider.retraining import CONF_KEYS, REQUIRED_CONF_KEYS, resolve_request
 
 CONTRACT = ConfContract(allowed=frozenset(CONF_KEYS), required=frozenset(REQUIRED_CONF_KEYS))
 
@@ -91,15 +91,3 @@ def test_request_without_model_or_with_unknown_conf_is_refused() -> None:
         resolve_request({"model": None}, {}, {})
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['x'\]"):
         resolve_request({"model": "m"}, {"model": "m", "x": 1}, {})
-
-
-def test_cooldown_skips_automatic_requests_but_never_a_person() -> None:
-    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    recent = (now - timedelta(minutes=30)).isoformat()
-    request = {"model": "m", "reason": "drift", "requested_by": "monitor"}
-    blocked = cooldown_block(request, last_success=recent, cooldown_minutes=120, now=now)
-    assert blocked and "cooldown of 120 minutes until 2026-01-01T13:30:00+00:00" in blocked
-    assert "skipping this 'drift' request from monitor" in blocked
-    assert cooldown_block({**request, "reason": "manual"}, last_success=recent, cooldown_minutes=120, now=now) is None
-    assert cooldown_block(request, last_success=recent, cooldown_minutes=20, now=now) is None
-    assert cooldown_block(request, last_success=None, cooldown_minutes=120, now=now) is None

@@ -138,6 +138,38 @@ class AirflowClient:
                                    f"follow it at {self.run_url(dag_id, run_id)}")
             time.sleep(poll)
 
+    def unpause(self, dag_id: str) -> None:
+        """Unpause `dag_id`: the scheduler then runs it on its schedule or its assets."""
+        response = self._api("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", json={"is_paused": False})
+        self._raise_for(response, dag_id=dag_id, action="unpause")
+
+    def list_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """The runs of `dag_id` (the API's first page), as Airflow describes them."""
+        response = self._api("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns")
+        self._raise_for(response, dag_id=dag_id, action="read runs of")
+        return list(_json(response).get("dag_runs") or [])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        """`{task_id: state}` of one run (a mapped task shows the state of its last map index)."""
+        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        response = self._api("GET", path)
+        self._raise_for(response, dag_id=dag_id, action="read task instances of")
+        return {item["task_id"]: str(item["state"]) for item in _json(response).get("task_instances") or []}
+
+    def wait_for_dag(self, dag_id: str, *, timeout: float, poll: float = 2) -> None:
+        """Return once the api-server knows `dag_id` (the DAG processor has parsed it); after `timeout` seconds,
+        raise `TriggerError` quoting the import errors."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self._api("GET", f"/api/v2/dags/{quote(dag_id, safe='')}")
+            if response.status_code == 200:
+                return
+            if time.monotonic() + poll > deadline:
+                errors = self._api("GET", "/api/v2/importErrors").text[:1000]
+                raise TriggerError(f"DAG '{dag_id}' did not appear within {timeout:.0f} s; import errors: {errors}",
+                                   status=404)
+            time.sleep(poll)
+
     # -- HTTP with retries ------------------------------------------------------------------------------------
 
     def _api(self, method: str, path: str, *, json: Any = None) -> httpx.Response:

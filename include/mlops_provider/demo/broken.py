@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from mlops_provider.tracking import CHAMPION, TAG_REASON
+
 
 def sleep_then_pass(rows: Any, seconds: float = 1.0) -> Any:
     """Identity, `seconds` late (a FunctionTransformer step of the slow candidate)."""
@@ -19,7 +21,7 @@ def sleep_then_pass(rows: Any, seconds: float = 1.0) -> Any:
     return rows
 
 
-def register_slow_candidate(model: str, *, tracking_uri: str, seconds: float = 1.0, alias: str = "champion") -> str:
+def register_slow_candidate(model: str, *, tracking_uri: str, seconds: float = 1.0, alias: str = CHAMPION) -> str:
     """Register `<model>@<alias>` behind a `seconds` sleep as a new version; returns the version number."""
     import mlflow
     import mlflow.sklearn
@@ -46,6 +48,6 @@ def register_slow_candidate(model: str, *, tracking_uri: str, seconds: float = 1
                                             pip_requirements=["scikit-learn"],
                                             serialization_format="cloudpickle")
         version = mlflow.register_model(info.model_uri, model, tags={
-            "mlops.reason": "demo-broken-candidate",
+            TAG_REASON: "demo-broken-candidate",
             "mlops.demo": f"v{base.version} plus {seconds:g}s per request: must be refused by the smoke test"})
     return str(version.version)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_provider.config import load_model_config
 from mlops_provider.inference_log import PREDICTION, TIMESTAMP, VERSION, inference_uri, write_window
+from mlops_provider.serving.headers import PIN_HEADER
+from mlops_provider.tracking import CHAMPION
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +44,7 @@ def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int) -> 
 
 
 def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float = 0.0, seed: int = 1,
-                 alias: str = "champion", start: datetime | None = None, via_server: bool = True,
+                 alias: str = CHAMPION, start: datetime | None = None, via_server: bool = True,
                  batch: int = 50) -> dict[str, Any]:
     """Send `rows` requests to the model's running local server (`batch` rows per request), or, with no
     server (or `via_server=False`), score them with `<model>@<alias>` and write them as one window."""
@@ -90,7 +92,7 @@ def _through_server(model: str, url: str, admin_url: str, rows: int, drift: floa
             if answer.status_code != 200:
                 raise RuntimeError(f"model '{model}': the server at {url} answered {answer.status_code}: "
                                    f"{answer.text[:300]}")
-            served.add(answer.headers.get("x-mlops-version", "?"))
+            served.add(answer.headers.get(PIN_HEADER, "?"))
         window = http.post(f"{admin_url}/admin/flush").json().get("window")
     return {"model": model, "version": ",".join(sorted(served)), "rows": rows, "drift": drift,
             "window": f"{window} (logged by the server at {url})"}

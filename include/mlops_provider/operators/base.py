@@ -39,8 +39,22 @@ def fail_without_retry() -> Iterator[None]:
         raise AirflowFailException(str(err)) from err
 
 
-class ModelOperator(BaseOperator):
-    """Base of the operators that act on one configured model (`include/models/<model>.yaml`)."""
+class MLflowHookMixin:
+    """The MLflow connection of an operator or sensor: `mlflow_conn_id` and the hook made from it, once."""
+
+    mlflow_conn_id: str = MLflowHook.default_conn_name
+
+    @cached_property
+    def hook(self) -> MLflowHook:
+        return MLflowHook(self.mlflow_conn_id)
+
+
+class ModelOperator(MLflowHookMixin, BaseOperator):
+    """Base of the operators that act on one configured model (`include/models/<model>.yaml`).
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
+    """
 
     template_fields: tuple[str, ...] = ("model",)
     ui_color = "#d7ecf9"
@@ -49,10 +63,6 @@ class ModelOperator(BaseOperator):
         super().__init__(**kwargs)
         self.model = model
         self.mlflow_conn_id = mlflow_conn_id
-
-    @cached_property
-    def hook(self) -> MLflowHook:
-        return MLflowHook(self.mlflow_conn_id)
 
     def load_config(self) -> ModelConfig:
         from mlops_provider.config import load_model_config

@@ -17,6 +17,12 @@ class RegisterModelOperator(ModelOperator):
     """Register the trained model as a version of `<model>`, tag it, and point `challenger` at it.
 
     Idempotent: a retry of the same DAG run finds the version it registered and creates no other.
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param training: the result of `TrainModelOperator` (templated).
+    :param reason: why it was trained, the version's `mlops.reason` tag (templated).
+    :param extra_tags: more version tags, e.g. who asked for a retraining (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
     template_fields = ("model", "training", "reason", "extra_tags")
@@ -51,6 +57,12 @@ class PromoteModelOperator(ModelOperator):
     than `gate.max_regression`. The decision and both scores become version tags before the alias
     moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
     the task succeeds, saying why. A promotion emits the `x-mlops://<model>/champion` asset event.
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param registration: the result of `RegisterModelOperator` (templated).
+    :param evaluation: the result of `EvaluateModelOperator`; scored again when the champion moved since
+        (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
     template_fields = ("model", "registration", "evaluation")

@@ -17,6 +17,12 @@ class TrainModelOperator(ModelOperator):
     Logs params, the holdout metric, signature, input example, the training data as a dataset input
     with its digest, and the drift reference profile. A retry of the same DAG run reuses its finished
     MLflow run. Returns ``{model, run_id, model_uri, metrics, data_digest, ...}``.
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param reason: why it is trained (`schedule`, `drift`, ...), recorded on the run (templated).
+    :param validation: the result of `ValidateDataOperator`; training refuses data whose digest differs
+        (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
     template_fields = ("model", "reason", "validation")
@@ -29,13 +35,14 @@ class TrainModelOperator(ModelOperator):
         self.validation = validation
 
     def execute(self, context: Any) -> TrainingResult:
+        from mlops_provider.monitoring import reference_profile_writer
         from mlops_provider.training.run import train_and_log
 
         with fail_without_retry():
             config = self.load_config()
             with self.hook.fluent() as client:
                 result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
-                                       profile_writer=_profile_writer(), validation=self.validation)
+                                       profile_writer=reference_profile_writer(), validation=self.validation)
         url = self.hook.run_url(result["experiment_id"], result["run_id"])
         MLflowRunLink.persist(context, url)
         self.log.info("Model %s: %s run %s (%s)", self.model, "reused" if result["reused"] else "trained",
@@ -43,31 +50,13 @@ class TrainModelOperator(ModelOperator):
         return result
 
 
-def _profile_writer() -> Any:
-    """Logs the drift reference profile of the training data, when the drift engine is installed."""
-    try:
-        from mlops_provider.drift import ReferenceProfile
-    except ImportError:
-        return None
-
-    def write(frame: Any, run_id: str) -> None:
-        import tempfile
-        from pathlib import Path
-
-        import mlflow
-
-        from mlops_provider.tracking import PROFILE_ARTIFACT
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(PROFILE_ARTIFACT).name
-            ReferenceProfile.fit(frame).save(path)
-            mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT).parent))
-
-    return write
-
-
 class EvaluateModelOperator(ModelOperator):
-    """Score the candidate of `training` and the current champion on the same holdout."""
+    """Score the candidate of `training` and the current champion on the same holdout.
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param training: the result of `TrainModelOperator` (its `model_uri` is scored) (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
+    """
 
     template_fields = ("model", "training")
 

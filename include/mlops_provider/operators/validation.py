@@ -14,13 +14,11 @@ if TYPE_CHECKING:
 SUMMARY_XCOM_KEY = "validation_summary"
 
 
-class DataValidationOperator(ModelOperator):
+class ValidateDataOperator(ModelOperator):
     """Validate a batch of `model`'s data against ``include/expectations/<model>.json``.
 
-    ``data`` defaults to the model's training batch (``data.train`` of its config); any URI that
-    ``ObjectStoragePath`` reads works (``file://``, ``s3://``, a local path). The full result (JSON) and
-    the rendered Data Docs page are logged to a ``validate`` run in experiment ``mlops/<model>``; the
-    "Data Docs" extra link opens the page.
+    The full result (JSON) and the rendered Data Docs page are logged to a ``validate`` run in experiment
+    ``mlops/<model>``; the "Data Docs" extra link opens the page.
 
     Returns ``{model, success, evaluated, failed, failures, message, data_digest, data_uri, result_uri,
     run_id, data_docs_url}``. When expectations fail, the same dict goes to XCom under
@@ -28,9 +26,13 @@ class DataValidationOperator(ModelOperator):
     naming each failed column and what was wrong. Bad input (missing or unreadable file, invalid suite)
     also fails without retry; infrastructure errors (storage, MLflow unreachable) are retried.
 
-    ``result_format`` is Great Expectations' result format: BASIC (the default) carries everything the
-    failure message quotes; SUMMARY and COMPLETE add per-value counts and row indexes to the logged
-    result at a cost (see ``bench/validation.py``).
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param data: the batch to validate, any URI ``ObjectStoragePath`` reads (``file://``, ``s3://``, a local
+        path); default the model's training batch (``data.train`` of its config) (templated).
+    :param result_format: Great Expectations' result format: BASIC (the default) carries everything the
+        failure message quotes; SUMMARY and COMPLETE add per-value counts and row indexes to the logged
+        result at a cost (see ``bench/validation.py``).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
     template_fields = ("model", "data")

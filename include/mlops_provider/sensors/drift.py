@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from mlops_provider.hooks.mlflow import MLflowHook
-from mlops_provider.operators.base import fail_without_retry
+from mlops_provider.operators.base import MLflowHookMixin, fail_without_retry
 
 if TYPE_CHECKING:
     from mlops_provider.xcom import DriftCheck
 
 
-class DriftSensor(BaseSensorOperator):
-    """Wait until the newest inference window of `model` has at least `min_rows` rows (default from the
-    model's `drift` config), then compare it with the reference profile of the version being served.
+class DriftSensor(MLflowHookMixin, BaseSensorOperator):
+    """Wait until the newest inference window of `model` has at least `min_rows` rows, then compare it with
+    the reference profile of the version being served.
 
     Returns the check (`{model, version, rows, drifted, result, windows, ...}`): drift or not is in the
-    result, not an exception. Deferrable by default (a `DriftTrigger` polls in the triggerer); with
-    `deferrable=False` it pokes in `reschedule` mode. Not enough traffic before `timeout`: skipped.
+    result, not an exception. Not enough traffic before `timeout`: skipped.
+
+    :param model: name of the model's config file in `include/models/` (templated).
+    :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
+    :param min_rows: rows the window needs before it is judged (default: the model's `drift.min_rows`).
+    :param window_minutes: how far back the window reaches (default: the model's `drift.window_minutes`).
+    :param deferrable: wait in the triggerer (an `InferenceWindowTrigger`) instead of poking in
+        `reschedule` mode.
     """
 
     template_fields = ("model",)
@@ -41,10 +46,6 @@ class DriftSensor(BaseSensorOperator):
         self.window_minutes = window_minutes
         self.deferrable = deferrable
 
-    @cached_property
-    def hook(self) -> MLflowHook:
-        return MLflowHook(self.mlflow_conn_id)
-
     def _config(self) -> Any:
         from mlops_provider.config import load_model_config
 
@@ -60,7 +61,7 @@ class DriftSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from mlops_provider.triggers.drift import DriftTrigger, window_rows
+        from mlops_provider.triggers.drift import InferenceWindowTrigger, window_rows
 
         config = self._config()
         folder, min_rows, minutes = self._window(config)
@@ -71,19 +72,27 @@ class DriftSensor(BaseSensorOperator):
         self.log.info("Model %s: %d of %d rows in the last %d minutes of %s; deferring", self.model, rows,
                       min_rows, minutes, folder)
         self.defer(
-            trigger=DriftTrigger(model=config.name, folder=folder, min_rows=min_rows, window_minutes=minutes,
-                                 deadline=deadline.isoformat(), poke_interval=float(self.poke_interval),
-                                 conn_id=config.data.conn_id),
+            trigger=InferenceWindowTrigger(model=config.name, folder=folder, min_rows=min_rows,
+                                           window_minutes=minutes, deadline=deadline.isoformat(),
+                                           poke_interval=float(self.poke_interval), conn_id=config.data.conn_id),
             method_name="execute_complete",
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: check the windows it found; a timeout skips, an error fails."""
         from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
-        if event["status"] == "timeout":
-            raise AirflowSkipException(f"not enough traffic to judge drift: {event['message']}")
-        if event["status"] != "success":
-            raise AirflowException(event.get("message", "drift trigger failed"))
+        if not event:
+            raise AirflowException(f"model '{self.model}': the drift sensor resumed without a trigger event")
+        status = event.get("status")
+        if status == "timeout":
+            raise AirflowSkipException(f"not enough traffic to judge drift: {event.get('message')}")
+        if status == "error":
+            raise AirflowException(event.get("message") or f"model '{self.model}': the inference-window trigger "
+                                   "failed without a message")
+        if status != "success" or not isinstance(event.get("windows"), list):
+            raise AirflowException(f"model '{self.model}': unexpected event from the inference-window trigger: "
+                                   f"{event!r}")
         return self._check(self._config(), event["windows"])
 
     def poke(self, context: Any) -> PokeReturnValue:

@@ -1,4 +1,4 @@
-"""DriftTrigger: waits in the triggerer until a model's newest inference window holds enough rows."""
+"""InferenceWindowTrigger: waits in the triggerer until a model's newest inference window holds enough rows."""
 
 from __future__ import annotations
 
@@ -10,10 +10,22 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
-class DriftTrigger(BaseTrigger):
+class InferenceWindowTrigger(BaseTrigger):
     """Polls the inference folder (file names and Parquet footers only) until the windows of the last
     `window_minutes` hold `min_rows` rows, or `deadline` passes. The drift test itself runs on a worker
-    afterwards: the triggerer's event loop must stay free."""
+    afterwards: the triggerer's event loop must stay free.
+
+    Yields one event: `{"status": "success", "windows", "rows"}`, `{"status": "timeout", "rows", "message"}` or
+    `{"status": "error", "message"}`.
+
+    :param model: the model's name, for messages.
+    :param folder: the model's inference-log folder (a URI `ObjectStoragePath` reads).
+    :param min_rows: rows the windows must hold.
+    :param window_minutes: how far back the windows reach.
+    :param deadline: ISO time after which it gives up with a `timeout` event.
+    :param poke_interval: seconds between looks.
+    :param conn_id: the connection for the folder's storage (None: local files).
+    """
 
     def __init__(self, *, model: str, folder: str, min_rows: int, window_minutes: int, deadline: str,
                  poke_interval: float = 60.0, conn_id: str | None = None) -> None:
@@ -27,7 +39,7 @@ class DriftTrigger(BaseTrigger):
         self.conn_id = conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("mlops_provider.triggers.drift.DriftTrigger", {
+        return ("mlops_provider.triggers.drift.InferenceWindowTrigger", {
             "model": self.model, "folder": self.folder, "min_rows": self.min_rows,
             "window_minutes": self.window_minutes, "deadline": self.deadline,
             "poke_interval": self.poke_interval, "conn_id": self.conn_id,

@@ -1,20 +1,14 @@
-"""Fixtures of the client tests: the fake Airflow server, a client logged in to it, a configured toy model."""
+"""Fixtures of the client tests: the fake Airflow server, a client logged in to it (the toy model: tests/unit)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-import yaml
 
 from mlops_provider.client import AirflowClient
 from tests.helpers.fake_airflow import PASSWORD, USER, FakeAirflow, FakeAirflowServer
-
-if TYPE_CHECKING:
-    from mlops_provider.config import ModelConfig
 
 
 @pytest.fixture
@@ -44,25 +38,3 @@ def airflow_env(airflow: FakeAirflow, monkeypatch: pytest.MonkeyPatch) -> FakeAi
     monkeypatch.setenv("MLOPS_AIRFLOW_PASSWORD", PASSWORD)
     return airflow
 
-
-@pytest.fixture
-def toy_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A configured model `toy` (min_rows 50, 60-minute windows) whose inference log is under tmp_path."""
-    folder = tmp_path / "models"
-    folder.mkdir()
-    config = {
-        "name": "toy", "target": "label", "features": {"numeric": ["x"], "categorical": ["colour"]},
-        "data": {"train": "toy/train.parquet", "inference": str(tmp_path / "inference")},
-        "gate": {"minimum": 0.5}, "drift": {"min_rows": 50, "window_minutes": 60},
-    }
-    (folder / "toy.yaml").write_text(yaml.safe_dump(config))
-    monkeypatch.setenv("MLOPS_MODELS_DIR", str(folder))
-    monkeypatch.setenv("MLOPS_DATA_DIR", str(tmp_path / "data"))
-    return "toy"
-
-
-@pytest.fixture
-def toy_config(toy_model: str) -> ModelConfig:
-    from mlops_provider.config import load_model_config
-
-    return load_model_config(toy_model, check_paths=False)

@@ -199,3 +199,36 @@ def test_token_expiry_reads_exp_without_verifying(airflow: FakeAirflow) -> None:
     assert token_expiry(token) == pytest.approx(time.time() + airflow.token_lifetime, abs=5)
     assert token_expiry("not-a-jwt") is None
     assert token_expiry("a.eyJzdWIiOiJ4In0.b") is None  # {"sub": "x"}: no exp
+
+
+def test_unpause_patches_the_dag_and_names_a_user_who_may_not(airflow: FakeAirflow, client: AirflowClient) -> None:
+    client.unpause(DAG)
+    assert airflow.unpaused == {DAG}
+
+    with AirflowClient(airflow.url, VIEWER, VIEWER_PASSWORD, max_attempts=1) as viewer, \
+            pytest.raises(TriggerError, match=f"user 'viewer' may not unpause DAG '{DAG}'"):
+        viewer.unpause(DAG)
+    with pytest.raises(TriggerError, match="DAG 'nope' not found"):
+        client.unpause("nope")
+
+
+def test_list_runs_and_task_states_of_a_run(airflow: FakeAirflow, client: AirflowClient) -> None:
+    assert client.list_runs(DAG) == []
+    client.trigger(DAG, CONF, dag_run_id="a")
+    client.trigger(DAG, CONF, dag_run_id="b")
+
+    assert {run["dag_run_id"] for run in client.list_runs(DAG)} == {"a", "b"}
+    assert client.task_states(DAG, "a") == {"validate": "success", "train": "failed"}
+    with pytest.raises(TriggerError, match="not found"):
+        client.task_states(DAG, "nope")
+
+
+def test_wait_for_dag_returns_once_parsed_and_quotes_import_errors(airflow: FakeAirflow,
+                                                                    client: AirflowClient) -> None:
+    client.wait_for_dag(DAG, timeout=1, poll=0.01)
+    assert airflow.calls["get_dag"] == 1
+
+    airflow.import_errors = [{"filename": "dags/broken.py", "stack_trace": "SyntaxError: invalid syntax"}]
+    with pytest.raises(TriggerError, match=r"DAG 'broken' did not appear within 0 s; import errors: .*SyntaxError"):
+        client.wait_for_dag("broken", timeout=0.05, poll=0.02)
+    assert airflow.calls["get_dag"] >= 2

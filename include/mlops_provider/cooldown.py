@@ -1,0 +1,43 @@
+"""Cooldowns that keep one drift episode from starting a flood of actions: drift events and retraining runs.
+
+Plain functions over timestamps; the Airflow parts keep the last time in a Variable named by the templates here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+LAST_DRIFT_EVENT_VARIABLE = "mlops_drift_last_event__{model}"
+LAST_RETRAINING_VARIABLE = "mlops_retrain_last_success__{model}"
+
+
+def cooldown_until(last: str | None, minutes: int, now: datetime) -> datetime | None:
+    """The end of the cooldown that started at `last` (ISO time), or None when there is none or it is over."""
+    if not last:
+        return None
+    until = datetime.fromisoformat(last) + timedelta(minutes=minutes)
+    return until if now < until else None
+
+
+def drift_event_block(model: str, *, last_event: str | None, cooldown_minutes: int, now: datetime) -> str | None:
+    """Why a drift event for `model` must not be emitted (the last one was within `cooldown_minutes`), or None."""
+    if cooldown_until(last_event, cooldown_minutes, now) is None:
+        return None
+    return (f"drift found but the last drift event was at {last_event}, within the cooldown of "
+            f"{cooldown_minutes} minutes: not emitting again")
+
+
+def retraining_block(request: dict[str, Any], *, last_success: str | None, cooldown_minutes: int,
+                     now: datetime) -> str | None:
+    """Why this request must be skipped (a successful retraining of the model ended less than
+    `cooldown_minutes` ago), or None. A person's `manual` request is never held back."""
+    if request["reason"] == "manual" or not last_success or cooldown_minutes <= 0:
+        return None
+    until = cooldown_until(last_success, cooldown_minutes, now)
+    if until is None:
+        return None
+    ended = datetime.fromisoformat(last_success)
+    return (f"model '{request['model']}' was retrained successfully at {ended.isoformat(timespec='seconds')}; "
+            f"cooldown of {cooldown_minutes} minutes until {until.isoformat(timespec='seconds')}: "
+            f"skipping this '{request['reason']}' request from {request['requested_by']}")
