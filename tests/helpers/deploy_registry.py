@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
 
 from mlops_provider.config import ModelConfig, parse_model_config
+from mlops_provider.tracking import serving_alias
 
 MLMODEL = """artifact_path: model
 flavors:
@@ -53,3 +55,8 @@ def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(model, alias).version)
     except Exception:
         return None
+
+
+def served_on(target: str) -> Callable[[MlflowClient, str], str | None]:
+    """`(client, model) -> version` recorded as served by `target` (its `serving_<target>` alias), or None."""
+    return lambda client, model: alias_version(client, model, serving_alias(target))

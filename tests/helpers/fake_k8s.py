@@ -462,3 +462,8 @@ def _matches(labels: dict[str, str], wanted: dict[str, str]) -> bool:
 
 def _hash(template: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def version_of(deployment: dict[str, Any]) -> str:
+    """The model version a Deployment runs (its pod template's `mlops.version` label)."""
+    return str(deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"])

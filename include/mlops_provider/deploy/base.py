@@ -94,6 +94,14 @@ class DeploymentTarget(ABC):
     """One place a model can serve. Subclasses set `name` and implement the three operations."""
 
     name: ClassVar[str]
+    mlflow_client: MlflowClient | None = None  # the registry a target records in; default: the current tracking URI
+
+    def _registry(self) -> MlflowClient:
+        if self.mlflow_client is None:
+            from mlflow import MlflowClient
+
+            self.mlflow_client = MlflowClient()
+        return self.mlflow_client
 
     @abstractmethod
     def deploy(self, model: str, version: str, strategy: str, config: ModelConfig) -> DeploymentResult:

@@ -210,13 +210,6 @@ class SageMakerTarget(DeferrableTarget):
         self.mlflow_client = mlflow_client
         self.poll_interval = poll_interval
 
-    def _registry(self) -> MlflowClient:
-        if self.mlflow_client is None:
-            from mlflow import MlflowClient
-
-            self.mlflow_client = MlflowClient()
-        return self.mlflow_client
-
     def _clients(self) -> tuple[Any, Any]:
         if self.sagemaker_client is None or self.s3_client is None:
             from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook

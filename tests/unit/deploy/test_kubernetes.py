@@ -23,8 +23,8 @@ from mlops_provider.deploy.kubernetes import (
     route_weights,
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
-from tests.helpers.deploy_registry import alias_version, model_config, register_versions
-from tests.helpers.fake_k8s import APPLY, FakeKubernetes
+from tests.helpers.deploy_registry import model_config, register_versions, served_on
+from tests.helpers.fake_k8s import APPLY, FakeKubernetes, version_of
 
 FAST = {"rollout_timeout": 5, "step_wait": 0, "replicas": 3}
 BROKEN = "registry.example/mlops-model-server:broken"
@@ -65,12 +65,7 @@ def registry(mlflow_server: str) -> Any:
     return make
 
 
-def alias(client: Any, model: str) -> str | None:
-    return alias_version(client, model, "serving_kubernetes")
-
-
-def version_of(deployment: dict[str, Any]) -> str:
-    return str(deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"])
+alias = served_on("kubernetes")
 
 
 def assert_only_the_untouched_stable_v1_is_left(fake: FakeKubernetes, client: Any, model: str, *,

@@ -28,9 +28,10 @@ from mlops_provider.deploy.kubernetes import (
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 from mlops_provider.triggers.kubernetes import KubernetesRolloutTrigger
-from tests.helpers.deploy_registry import model_config, register_versions
-from tests.helpers.fake_k8s import FakeKubernetes
-from tests.unit.deploy.test_kubernetes import alias, version_of
+from tests.helpers.deploy_registry import model_config, register_versions, served_on
+from tests.helpers.fake_k8s import FakeKubernetes, version_of
+
+alias = served_on("kubernetes")
 
 NAMESPACE = "models"
 CONN_ID = "fake_k8s"

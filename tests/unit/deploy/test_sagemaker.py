@@ -8,32 +8,23 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
 from mlops_provider.deploy import get_target
 from mlops_provider.deploy.sagemaker import (
     SageMakerOptions,
-    SageMakerTarget,
     deployment_config,
     names,
     sagemaker_name,
     version_of_config,
 )
 from mlops_provider.exceptions import DeploymentError
-from tests.helpers.deploy_registry import alias_version, model_config, register_versions
-
-BUCKET = "mlops-models"
-OPTIONS = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.1",
-           "execution_role_arn": "arn:aws:iam::123456789012:role/mlops-sagemaker",
-           "s3_prefix": f"s3://{BUCKET}/deploy", "instance_type": "ml.m5.large", "instance_count": 2, "timeout": 10}
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-ENDPOINT_OPS = {"describe_endpoint", "update_endpoint", "create_endpoint", "delete_endpoint"}
+from tests.helpers.deploy_registry import model_config, register_versions, served_on
+from tests.helpers.sagemaker_stub import BUCKET, ENDPOINT_OPS, OPTIONS, Routed, endpoint, stubbed_client, target
 
 
 @pytest.fixture
@@ -44,33 +35,7 @@ def registry(mlflow_server: str) -> Any:
     return make
 
 
-class Routed:
-    """A SageMaker client that sends `operations` to a Stubber-backed client and everything else to moto."""
-
-    def __init__(self, moto: Any, stubbed: Any, operations: set[str]) -> None:
-        self.moto, self.stubbed, self.operations = moto, stubbed, operations
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stubbed if name in self.operations else self.moto, name)
-
-
-def stubbed_client() -> tuple[Any, Stubber]:
-    client = boto3.client("sagemaker", region_name="us-east-1")
-    return client, Stubber(client)
-
-
-def endpoint(name: str, config: str, status: str, **extra: Any) -> dict[str, Any]:
-    return {"EndpointName": name, "EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
-            "EndpointConfigName": config, "EndpointStatus": status, "CreationTime": NOW, "LastModifiedTime": NOW,
-            **extra}
-
-
-def alias(client: Any, model: str) -> str | None:
-    return alias_version(client, model, "serving_sagemaker")
-
-
-def target(sagemaker: Any, s3: Any, client: Any) -> SageMakerTarget:
-    return SageMakerTarget(sagemaker_client=sagemaker, s3_client=s3, mlflow_client=client, poll_interval=0.01)
+alias = served_on("sagemaker")
 
 
 def test_a_first_deploy_packages_creates_and_waits_through_the_providers_hook(aws, moto_url, registry,

@@ -19,9 +19,11 @@ from mlops_provider.deploy.sagemaker import STATE_KEYS, TRIGGER, Names, SageMake
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 from mlops_provider.triggers import sagemaker as trigger_module
 from mlops_provider.triggers.sagemaker import SageMakerEndpointTrigger
-from tests.helpers.deploy_registry import model_config, register_versions
+from tests.helpers.deploy_registry import model_config, register_versions, served_on
 from tests.helpers.moto_stand_in import aws_connection
-from tests.unit.deploy.test_sagemaker import ENDPOINT_OPS, OPTIONS, Routed, alias, endpoint, stubbed_client, target
+from tests.helpers.sagemaker_stub import ENDPOINT_OPS, OPTIONS, Routed, endpoint, stubbed_client, target
+
+alias = served_on("sagemaker")
 
 
 @pytest.fixture

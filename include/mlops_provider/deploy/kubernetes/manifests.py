@@ -1,5 +1,20 @@
 """What the Kubernetes target applies: names and labels of a model's objects, the Deployment, Service, autoscaler
-and preview Service manifests, and Istio's DestinationRule and VirtualService. Plain dicts, no API calls."""
+and preview Service manifests, and Istio's DestinationRule and VirtualService. Plain dicts, no API calls.
+
+Objects, all named from the model (`credit_default` -> `mlops-credit-default`):
+- Deployments: `<base>` (stable), `<base>-canary`, `<base>-blue`, `<base>-green`. Each selects its own pods by
+  `mlops.track`; every pod carries `app`, `mlops.model`, `mlops.version` and `mlops.slot`.
+- Service `<base>`: selects `app=<base>, mlops.slot=<slot>`; the slot is `main` (stable and canary pods) or a color.
+  Switching the selector's slot is the one atomic traffic switch of blue-green.
+- HorizontalPodAutoscaler `<base>` when `deploy.options.hpa` is set, scaling the Deployment that serves.
+- With `deploy.options.istio` (`true`, or `{host, hosts, gateway}`): `networking.istio.io/v1` DestinationRule
+  `<base>` (subsets `stable` and `canary`, by the pods' `mlops.track`: `stable` is the serving Deployment's track,
+  a color after blue-green) and VirtualService `<base>` (one http route over those subsets; `status` then reports
+  its split as the traffic). `host` is the Service's host the route and the rule are about (default
+  `<base>.<namespace>.svc.cluster.local`), `hosts` the names the VirtualService answers for (default `[host]`),
+  `gateway` one gateway or a list (`mesh` is added, so the sidecars follow the same split). Needs Istio's CRDs;
+  removing the option later leaves both objects as they are.
+"""
 
 from __future__ import annotations
 

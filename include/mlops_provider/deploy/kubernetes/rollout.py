@@ -1,5 +1,34 @@
 """One Kubernetes rollout: when a Deployment's rollout is done or failed (the verdicts the triggerer and the
-in-process waiter share), and the state machine that runs a strategy phase by phase and undoes it on a failure."""
+in-process waiter share), and the state machine that runs a strategy phase by phase and undoes it on a failure.
+
+Strategies (`deploy.strategy`):
+- `rolling`: update the serving Deployment in place (maxSurge 1, maxUnavailable 0) and wait for the rollout;
+- `blue_green`: apply the idle color, wait until it is ready and the optional check passes, switch the Service
+  selector, then scale the old color down (`previous_color`: `scale_down`, `keep` or `delete`);
+- `canary`: a canary Deployment in the serving slot, sized so that its share of the pods (and so of the traffic
+  through the Service) approximates each of `canary_steps`; after each step its pods must be ready and the optional
+  check must pass; then the serving Deployment is updated in place and the canary removed. With Istio the split
+  is exact instead: the VirtualService first pins all traffic to `stable` (before any canary pod is ready), then
+  after each step's canary pods are ready gives `canary` the step's percent (`stable` the rest), and at promotion,
+  once the stable Deployment has rolled out the new version, goes back to `stable` 100 before the DestinationRule
+  drops the `canary` subset. Traffic that bypasses the mesh still follows the ratio of the pods.
+- `rolling` and `blue_green` with Istio: the VirtualService sends all traffic to the Service itself (no subset),
+  applied before the Service, so the Service's selector decides and the blue-green switch stays one atomic change
+  (routing to a color's subset would need two writes, with a gap between them). The DestinationRule is left alone.
+
+A rollout is done when `observedGeneration >= generation` and the updated and available replicas equal the spec;
+it failed on `ProgressDeadlineExceeded` or when `rollout_timeout` passes (the pods' waiting reasons, such as
+ImagePullBackOff, go into the message). `apps/v1` has no rollback call, so every change registers its undo first
+(re-apply the previous spec, switch the selector back, remove what was created; the VirtualService and the
+DestinationRule are re-applied as they were before the rollout, or deleted when they did not exist) and a failure
+runs them in reverse.
+The previous pod template is also kept in an annotation of the Deployment, so it survives the process.
+
+Each strategy is a list of phases; a phase makes changes and names the rollout to wait for before the next one.
+`begin`/`resume` (a `DeferrableTarget`) hand every wait, the waits of a rollback included, to
+`mlops_provider.triggers.kubernetes.KubernetesRolloutTrigger` with a JSON state (`Progress`: the snapshot of what served
+before, the next phase, the undo actions as data, the steps); `deploy` runs the same phases and waits in-process.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,15 @@
 """`KubernetesTarget`: deploys, reports and rolls back through the rollout state machine, waiting in Airflow's
-triggerer (`begin`/`resume`) or in this process (`deploy`, `wait_here`). See the package docstring."""
+triggerer (`begin`/`resume`) or in this process (`deploy`, `wait_here`).
+
+With `deploy.options.smoke_test: true`, every verification point first sends `smoke_rows` holdout rows (default 20)
+to the pods being verified alone, through the API server's service proxy of a preview Service
+(`<base>-<track>-preview`, removed afterwards): their predictions must equal the registered version's own and the
+p95 latency stay within `latency_budget_ms` (default 500), or the rollout is rolled back.
+
+Everything is written with server-side apply (`application/apply-patch+yaml`, field manager `mlops`, force) through
+the cncf-kubernetes provider's `KubernetesHook`, or through an injected `kubernetes.client.ApiClient`.
+Deploying the version that serves, with the same rendered configuration, changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -89,13 +99,6 @@ class KubernetesTarget(DeferrableTarget):
         self.check = check
         self.poll_interval = poll_interval
         self._smoke_inputs: dict[tuple[str, str, int], tuple[pd.DataFrame, list[Any]]] = {}
-
-    def _registry(self) -> MlflowClient:
-        if self.mlflow_client is None:
-            from mlflow import MlflowClient
-
-            self.mlflow_client = MlflowClient()
-        return self.mlflow_client
 
     def smoke_inputs(self, config: ModelConfig, version: str,
                      options: KubernetesOptions) -> tuple[pd.DataFrame, list[Any]]:
