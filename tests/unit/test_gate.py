@@ -40,6 +40,20 @@ def test_lower_is_better_metrics() -> None:
     assert gate(0.40, 0.32, higher=False, minimum=0.5)[0] is False
 
 
+@pytest.mark.parametrize("champion", [None, 0.80])
+def test_a_nan_candidate_score_never_passes(champion: float | None) -> None:
+    promote, reason = gate(float("nan"), champion, margin=1.0)
+    assert not promote
+    assert reason == "m of the candidate is nan, not a number the gate can judge"
+    assert gate(float("nan"), None, higher=False, minimum=0.5)[0] is False
+
+
+def test_a_nan_champion_score_leaves_only_the_minimum() -> None:
+    assert gate(0.75, float("nan")) == (
+        True, "m 0.7500 meets 0.7000 and there is no scored champion (champion v3 scored nan)")
+    assert gate(0.65, float("nan"))[0] is False
+
+
 def test_one_class_holdout_is_a_clear_error() -> None:
     holdout = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1, 1, 1]})
     model = DummyClassifier().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0, 1])
