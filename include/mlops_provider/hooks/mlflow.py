@@ -16,6 +16,7 @@ from mlops_provider.exceptions import RegistryError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import FrameType
 
     from mlflow import MlflowClient
 
@@ -35,7 +36,7 @@ def origin(uri: str) -> str:
 
 def _request_origin() -> str | None:
     """The server of the MLflow request being prepared on this thread, found in the calling frames."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(6):
         if frame is None:
             return None
