@@ -20,8 +20,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_TRIGGER_PATH = re.compile(r"^/api/v2/dags/(?P<dag_id>[^/]+)/dagRuns/?$")
-MAX_BODY = 1_000_000
+# Any prefix: with `[api] base_url` set to a URL with a path, requests arrive as `/<prefix>/api/v2/...`.
+_TRIGGER_PATH = re.compile(r"^(?:/[^?#]*)?/api/v2/dags/(?P<dag_id>[^/]+)/dagRuns/?$")
+MAX_BODY = 1_000_000  # bytes of a trigger request body; a larger one is answered 413, never cut
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,10 @@ class ConfContractMiddleware:
         while True:
             message = await receive()
             body += message.get("body", b"")
-            if not message.get("more_body") or len(body) > MAX_BODY:
+            if len(body) > MAX_BODY:
+                await _reply(send, 413, {"detail": f"Request body over {MAX_BODY} bytes"})
+                return
+            if not message.get("more_body"):
                 break
         problem = _problem(body, contract)
         if problem:

@@ -18,10 +18,14 @@ MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "log_loss": False, "rmse": False, "r2": True}
+TASK_METRICS = {"classification": ("roc_auc", "accuracy", "f1", "log_loss"), "regression": ("rmse", "r2")}
+DEFAULT_TRAINERS = {"classification": "mlops_provider.training.sklearn:train_classifier",
+                    "regression": "mlops_provider.training.sklearn:train_regressor"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are refused everywhere: a NaN bound makes every comparison false, so a gate passes
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -51,7 +55,7 @@ class FeaturesConfig(_Strict):
 
 
 class TrainerConfig(_Strict):
-    callable: str = "mlops_provider.training.sklearn:train_classifier"
+    callable: str = Field(DEFAULT_TRAINERS["classification"], description="default: the task's sklearn trainer")
     params: dict[str, Any] = {}
     seed: int = 42
 
@@ -125,10 +129,28 @@ class ModelConfig(_Strict):
             raise ValueError(f"'{value}' must be lowercase letters, digits and '_', starting with a letter")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _trainer_follows_task(cls, data: Any) -> Any:
+        """Without `trainer.callable`, the default trainer of the model's `task`."""
+        if not isinstance(data, dict) or data.get("task") not in DEFAULT_TRAINERS:
+            return data
+        trainer = data.get("trainer") or {}
+        if isinstance(trainer, dict) and "callable" not in trainer:
+            data = {**data, "trainer": {**trainer, "callable": DEFAULT_TRAINERS[data["task"]]}}
+        return data
+
     @model_validator(mode="after")
     def _target_not_a_feature(self) -> ModelConfig:
         if self.target in self.features.all:
             raise ValueError(f"target '{self.target}' is also listed as a feature")
+        return self
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> ModelConfig:
+        if self.gate.metric not in TASK_METRICS[self.task]:
+            raise ValueError(f"key 'gate.metric': '{self.gate.metric}' does not fit task '{self.task}' "
+                             f"(use one of {', '.join(TASK_METRICS[self.task])})")
         return self
 
     def resolve(self, path: str) -> str:
@@ -149,10 +171,10 @@ class ModelConfig(_Strict):
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for item in err.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        key = ".".join(str(part) for part in item["loc"])
         message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
         message = message.removeprefix("Value error, ")
-        lines.append(f"key '{key}': {message}")
+        lines.append(f"key '{key}': {message}" if key else message)
     return "; ".join(lines)
 
 

@@ -91,6 +91,14 @@ def current_features(config: ModelConfig, windows: list[WindowFile]) -> pd.DataF
     return frame[[c for c in frame.columns if c not in META_COLUMNS and c in config.features.all]]
 
 
+def declared_kinds(config: ModelConfig) -> dict[str, str]:
+    """The drift engine's column kinds from the features the config declares, so no declared feature is
+    typed by guess (a categorical feature whose values are mostly new would otherwise be skipped as text)."""
+    kinds = {name: "numerical" for name in config.features.numeric}
+    kinds.update({name: "categorical" for name in config.features.categorical})
+    return kinds
+
+
 def check_drift(config: ModelConfig, client: MlflowClient, windows: list[WindowFile]) -> DriftCheck:
     """The engine's verdict for the windows against the served version's reference profile (JSON-able)."""
     from mlops_provider.drift import detect_drift
@@ -102,7 +110,7 @@ def check_drift(config: ModelConfig, client: MlflowClient, windows: list[WindowF
     per_column = config.drift.method if isinstance(config.drift.method, dict) else None
     result = detect_drift(profile, current, columns=config.features.all, method=method,
                           threshold=config.drift.threshold, drift_share=config.drift.drift_share,
-                          per_column=per_column)
+                          per_column=per_column, kinds=declared_kinds(config))
     return {
         "model": config.name, "version": version, "alias": alias,
         "windows": [w.uri for w in windows], "window_start": windows[0].start.isoformat(),

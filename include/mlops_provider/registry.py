@@ -5,6 +5,7 @@ Plain MLflow client calls; no Airflow import.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,16 @@ class GateDecision:
 
 def decide(*, metric: str, higher_is_better: bool, minimum: float, max_regression: float,
            candidate: float, champion: float | None, champion_version: str | None) -> GateDecision:
-    """Absolute minimum first, then no worse than the champion by more than `max_regression`."""
+    """Absolute minimum first, then no worse than the champion by more than `max_regression`.
+
+    A candidate score that is not a finite number (NaN: e.g. r2 on a one-row holdout) never passes: every
+    comparison with NaN is false. A champion score that is not finite is no score: the gate uses the minimum."""
+    if not math.isfinite(candidate):
+        return GateDecision(False, f"{metric} of the candidate is {candidate}, not a number the gate can judge")
+    if champion is not None and not math.isfinite(champion):
+        alone = decide(metric=metric, higher_is_better=higher_is_better, minimum=minimum,
+                       max_regression=max_regression, candidate=candidate, champion=None, champion_version=None)
+        return GateDecision(alone.promote, f"{alone.reason} (champion v{champion_version} scored {champion})")
     sign = 1.0 if higher_is_better else -1.0
     if sign * (candidate - minimum) < 0:
         bound = "minimum" if higher_is_better else "maximum"

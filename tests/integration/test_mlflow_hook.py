@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +38,70 @@ def test_basic_auth_goes_to_a_header_not_the_environment(mlflow_server: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_AUTH", json.dumps(
         {"conn_type": "mlflow", "host": mlflow_server, "login": "ml", "password": "s3cret"}))
-    monkeypatch.setattr(hook_module, "_AUTH_HEADERS", {})
+    monkeypatch.setattr(hook_module, "_AUTH_BY_ORIGIN", {})
     before = dict(os.environ)
     MLflowHook("mlflow_auth").get_conn()
-    assert hook_module._AUTH_HEADERS["Authorization"] == "Basic " + base64.b64encode(b"ml:s3cret").decode()
+    expected = "Basic " + base64.b64encode(b"ml:s3cret").decode()
+    assert hook_module._AUTH_BY_ORIGIN[hook_module.origin(mlflow_server)] == expected
     assert hook_module.BasicAuthHeaderProvider().in_context()
     assert dict(os.environ) == before, "credentials must not be written to os.environ"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """An MLflow stand-in that answers health and experiment searches and records each Authorization header."""
+
+    seen: list[str | None]
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self._answer()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self._answer()
+
+    def _answer(self) -> None:
+        self.server.seen.append(self.headers.get("authorization"))  # type: ignore[attr-defined]
+        body = b'{"experiments": []}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorders() -> Iterator[list[Any]]:
+    servers = []
+    for _ in range(2):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        server.seen = []  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    yield servers
+    for server in servers:
+        server.shutdown()
+
+
+def test_credentials_go_only_to_the_server_they_belong_to(recorders: list[Any],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hook with a login to server A, then a hook without one to server B: B never sees A's credentials."""
+    with_login, without = recorders
+    monkeypatch.setattr(hook_module, "_AUTH_BY_ORIGIN", {})
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_A", json.dumps(
+        {"conn_type": "mlflow", "host": f"http://127.0.0.1:{with_login.server_port}", "login": "ml",
+         "password": "s3cret"}))
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_B", json.dumps(
+        {"conn_type": "mlflow", "host": f"http://127.0.0.1:{without.server_port}"}))
+    client_a = MLflowHook("mlflow_a").get_conn()
+    client_b = MLflowHook("mlflow_b").get_conn()
+    client_b.search_experiments(max_results=1)
+    client_a.search_experiments(max_results=1)
+    expected = "Basic " + base64.b64encode(b"ml:s3cret").decode()
+    assert without.seen and set(without.seen) == {None}, without.seen
+    assert with_login.seen and set(with_login.seen) == {expected}, "probe and MLflow calls carry A's login"
 
 
 def test_unreachable_server_is_retried_then_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,6 +49,12 @@ def test_demo_configs_load(model: str, demo_env: Path) -> None:
     ({"deploy": {"target": "heroku"}}, "key 'deploy.target'"),
     ({"deploy": {"strategy": "shadow"}}, "key 'deploy.strategy'"),
     ({"target": "age"}, "target 'age' is also listed as a feature"),
+    ({"gate": {"metric": "roc_auc", "minimum": float("nan")}}, "key 'gate.minimum': Input should be a finite number"),
+    ({"gate": {"metric": "roc_auc", "minimum": 0.7, "max_regression": float("inf")}},
+     "key 'gate.max_regression': Input should be a finite number"),
+    ({"drift": {"threshold": float("nan")}}, "key 'drift.threshold': Input should be a finite number"),
+    ({"task": "regression"}, "key 'gate.metric': 'roc_auc' does not fit task 'regression' (use one of rmse, r2)"),
+    ({"gate": {"metric": "rmse", "minimum": 1.0}}, "key 'gate.metric': 'rmse' does not fit task 'classification'"),
     ({"name": "other_name"}, "key 'name': 'other_name' must match the file name 'credit_default'"),
 ])
 def test_config_mistakes_name_file_and_key(models: Any, change: dict[str, Any], expected: str) -> None:
@@ -57,6 +63,19 @@ def test_config_mistakes_name_file_and_key(models: Any, change: dict[str, Any], 
         load_model_config("credit_default")
     assert str(path) in str(caught.value)
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(("task", "trainer", "expected"), [
+    ("regression", {}, "mlops_provider.training.sklearn:train_regressor"),
+    ("regression", {"params": {"estimator": "ridge"}}, "mlops_provider.training.sklearn:train_regressor"),
+    ("classification", {}, "mlops_provider.training.sklearn:train_classifier"),
+    ("regression", {"callable": "mlops_provider.training.sklearn:train_classifier"},
+     "mlops_provider.training.sklearn:train_classifier"),  # said explicitly: kept
+])
+def test_default_trainer_follows_the_task(models: Any, task: str, trainer: dict[str, Any], expected: str) -> None:
+    metric = {"metric": "r2", "minimum": 0.1} if task == "regression" else BASE["gate"]
+    models({**BASE, "task": task, "trainer": trainer, "gate": metric})
+    assert load_model_config("credit_default").trainer.callable == expected
 
 
 def test_missing_required_section(models: Any) -> None:

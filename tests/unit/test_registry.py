@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mlops_provider.registry import decide
 
 
@@ -32,4 +34,18 @@ def test_lower_is_better_metrics() -> None:
     assert gate(0.30, 0.32, higher=False, minimum=0.5)[0] is True
     assert gate(0.60, None, higher=False, minimum=0.5) == (False, "m 0.6000 misses the maximum 0.5000")
     assert gate(0.40, 0.32, higher=False, minimum=0.5)[0] is False
+
+
+@pytest.mark.parametrize("champion", [None, 0.80])
+def test_a_nan_candidate_score_never_passes(champion: float | None) -> None:
+    promote, reason = gate(float("nan"), champion, margin=1.0)
+    assert not promote
+    assert reason == "m of the candidate is nan, not a number the gate can judge"
+    assert gate(float("nan"), None, higher=False, minimum=0.5)[0] is False
+
+
+def test_a_nan_champion_score_leaves_only_the_minimum() -> None:
+    assert gate(0.75, float("nan")) == (
+        True, "m 0.7500 meets 0.7000 and there is no scored champion (champion v3 scored nan)")
+    assert gate(0.65, float("nan"))[0] is False
 

@@ -67,6 +67,22 @@ def test_broken_conf_is_400_before_airflow_sees_it(conf: Any, detail: str) -> No
     assert detail in response.json()["detail"]
 
 
+@pytest.mark.parametrize("prefix", ["/airflow", "/team/a/airflow"])
+def test_contract_holds_under_a_path_prefix(prefix: str) -> None:
+    """`[api] base_url = http://host/airflow`: the trigger path carries the prefix."""
+    response = post(f"{prefix}{RUNS}", {"logical_date": None, "conf": {"model": "m", "colour": "red"}})
+    assert response.status_code == 400
+    assert "unknown key(s) ['colour']" in response.json()["detail"]
+
+
+def test_a_body_over_the_limit_is_413_not_cut() -> None:
+    from mlops_provider.api_guard import MAX_BODY
+
+    response = post(RUNS, {"conf": {"model": "m", "drift": {"note": "x" * MAX_BODY}}})
+    assert response.status_code == 413
+    assert f"over {MAX_BODY} bytes" in response.json()["detail"]
+
+
 def test_other_dags_and_paths_are_untouched() -> None:
     assert post("/api/v2/dags/mlops_training/dagRuns", {"conf": {"anything": 1}}).status_code == 200
     assert post(f"{RUNS}/some_run/clear", {"conf": {"anything": 1}}).status_code == 200

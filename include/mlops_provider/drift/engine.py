@@ -62,20 +62,23 @@ def detect_drift(
     threshold: float | None = None,
     drift_share: float = 0.5,
     per_column: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> DriftResult:
     """Compare `current` with `reference` (a DataFrame or a fitted `ReferenceProfile`) column by column.
 
     `columns` limits the comparison (default: every numerical and categorical column of `current`);
     `method` names one test for all columns and `per_column` one per column (`ks`, `chisquare`, `z`,
     `wasserstein`, `jensenshannon`, `psi`; default `auto`, Evidently's choice); `threshold` replaces every
-    test's default threshold (0.05 for p-values, 0.1 for distances). Raises `DriftError` with the column
-    named when a column is missing, empty, or of a type the chosen test does not accept.
+    test's default threshold (0.05 for p-values, 0.1 for distances). `kinds` declares a column `numerical`
+    or `categorical` instead of inferring it from the current data (a declared categorical column whose values
+    are mostly new is then tested, not skipped as text). Raises `DriftError` with the column named when a
+    column is missing, empty, or of a type the chosen test does not accept.
     """
     per_column = dict(per_column or {})
     _check_options(method, threshold, drift_share, per_column)
     available = _check_frames(reference, current)
 
-    types, skipped = column_types(current, columns)
+    types, skipped = column_types(current, columns, kinds)
     absent = [name for name in types if name not in available]
     if absent:
         raise DriftError(
@@ -175,8 +178,13 @@ def infer_column_type(series: pd.Series) -> str | None:
     return None
 
 
-def column_types(current: pd.DataFrame, columns: Sequence[str] | None) -> tuple[dict[str, str], dict[str, str]]:
-    """The columns to test with their types, and the columns left out with the reason."""
+def column_types(current: pd.DataFrame, columns: Sequence[str] | None,
+                 kinds: Mapping[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """The columns to test with their types (declared in `kinds`, else inferred), and those left out with why."""
+    kinds = dict(kinds or {})
+    wrong = {name: kind for name, kind in kinds.items() if kind not in (NUMERICAL, CATEGORICAL)}
+    if wrong:
+        raise DriftError(f"declared kinds must be '{NUMERICAL}' or '{CATEGORICAL}', got {wrong}")
     if columns is not None:
         if isinstance(columns, str):
             columns = [columns]
@@ -191,7 +199,12 @@ def column_types(current: pd.DataFrame, columns: Sequence[str] | None) -> tuple[
     skipped: dict[str, str] = {}
     for name in names:
         series = current[name]
-        column_type = infer_column_type(series)
+        column_type = kinds.get(name) or infer_column_type(series)
+        if name in kinds and series.count() == 0:
+            raise DriftError(f"column '{name}' has no values in the current data (all {len(series)} missing)")
+        if column_type == NUMERICAL and name in kinds and not _numeric_dtype(series):
+            raise DriftError(f"column '{name}' is declared numerical but holds {series.dtype} values in the "
+                             "current data")
         if column_type == TEXT:
             skipped[name] = (
                 f"text: {series.nunique()} distinct of {series.count()} values in the current data, so Evidently "
@@ -208,6 +221,10 @@ def column_types(current: pd.DataFrame, columns: Sequence[str] | None) -> tuple[
         else:
             types[name] = column_type
     return types, skipped
+
+
+def _numeric_dtype(series: pd.Series) -> bool:
+    return series.dtype.kind in "biuf"
 
 
 def _check_frames(reference: Any, current: Any) -> Any:

@@ -58,10 +58,29 @@ def is_loopback(host: str | None) -> bool:
     return bool((mapped or address).is_loopback)
 
 
+def _loopback_name(authority: str) -> bool:
+    """True for a Host or Origin authority naming a loopback address (`127.0.0.1:8081`, `[::1]`, `localhost`)."""
+    name = authority.rsplit("@", 1)[-1]
+    if name.startswith("["):
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    return is_loopback(name.lower())
+
+
 def require_loopback(request: Request) -> None:
+    """Loopback clients only, and only by a loopback name: a page of another site that a browser reaches
+    through DNS rebinding sends its own Host (and Origin), and is refused."""
     host = request.client.host if request.client else None
     if not is_loopback(host):
         raise HTTPException(status_code=403, detail=f"admin API answers loopback clients only, not {host}")
+    named = request.headers.get("host", "")
+    if not _loopback_name(named):
+        raise HTTPException(status_code=403, detail=f"admin API answers requests for a loopback host only, "
+                                                    f"not Host {named!r}")
+    origin = request.headers.get("origin")
+    if origin is not None and not _loopback_name(origin.partition("://")[2].rstrip("/")):
+        raise HTTPException(status_code=403, detail=f"admin API refuses cross-site requests (Origin {origin!r})")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -47,7 +47,7 @@ def public(service: Service) -> Iterator[TestClient]:
 
 @pytest.fixture
 def admin(service: Service) -> TestClient:
-    return TestClient(create_admin_app(service), client=LOOPBACK)
+    return TestClient(create_admin_app(service), client=LOOPBACK, base_url="http://127.0.0.1:8081")
 
 
 def row(config: ModelConfig) -> dict[str, Any]:
@@ -74,6 +74,27 @@ def test_admin_api_refuses_non_loopback_clients(service: Service) -> None:
         assert "loopback clients only, not 10.1.2.3" in response.json()["detail"]
     assert remote.get("/admin/status").status_code == 403
     assert service.pool.routing.versions == ()
+
+
+@pytest.mark.parametrize(("headers", "refused"), [
+    ({"Host": "rebind.attacker.example"}, "not Host 'rebind.attacker.example'"),
+    ({"Host": "rebind.attacker.example:8081"}, "not Host 'rebind.attacker.example:8081'"),
+    ({"Host": "127.0.0.1:8081", "Origin": "http://rebind.attacker.example"}, "cross-site"),
+    ({"Host": "127.0.0.1:8081", "Origin": "null"}, "cross-site"),
+])
+def test_admin_api_refuses_a_foreign_host_or_origin_from_loopback(service: Service, admin: TestClient,
+                                                                  headers: dict[str, str], refused: str) -> None:
+    """DNS rebinding: a browser on this machine, sent to a hostile page whose name resolves to 127.0.0.1."""
+    response = admin.post("/admin/load", json={"version": "1"}, headers=headers)
+    assert response.status_code == 403
+    assert refused in response.json()["detail"]
+    assert service.pool.routing.versions == ()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8081", "localhost:8081", "[::1]:8081", "localhost"])
+def test_admin_api_answers_loopback_names(admin: TestClient, host: str) -> None:
+    origin = f"http://{host}"
+    assert admin.get("/admin/status", headers={"Host": host, "Origin": origin}).status_code == 200
 
 
 def test_ready_only_once_a_version_takes_all_traffic(public: TestClient, admin: TestClient) -> None:
