@@ -58,6 +58,10 @@ class TrainerConfig(_Strict):
     callable: str = Field(DEFAULT_TRAINERS["classification"], description="default: the task's sklearn trainer")
     params: dict[str, Any] = {}
     seed: int = 42
+    trusted_types: list[str] = Field([], description="skops types a model of this config may hold beyond the "
+                                                      "package's list (e.g. a function of your own package)")
+    allow_pickle: bool = Field(False, description="load (and save) models with pickle, which runs code from the "
+                                                  "artifact: only for a registry nobody else can write to")
 
     @field_validator("callable")
     @classmethod

@@ -39,6 +39,10 @@ class DriftError(MlopsError):
     """Drift could not be computed (missing column, empty window, incompatible profile)."""
 
 
+class UntrustedModel(MlopsError):
+    """A registered model would run code when loaded (pickle, or skops types outside the trusted list)."""
+
+
 class DeploymentError(MlopsError):
     """A deployment failed; the previous version is still serving."""
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider.exceptions import EvaluationError
+from mlops_provider.exceptions import EvaluationError, UntrustedModel
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from mlops_provider.config import ModelConfig
 
 # version and run tags
 TAG_DAG_RUN = "mlops.dag_run_id"
@@ -80,16 +83,97 @@ def find_stage_run(client: MlflowClient, experiment_id: str, *, stage: str, dag_
     return runs[0] if runs else None
 
 
-def load_registered_model(model_uri: str) -> Any:
-    """Load a model of our registry (`models:/...` only). MLflow refuses to deserialize any sklearn
-    model unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is true; we allow it for this one load, since the
-    URI can only name a model our own training registered in the configured registry."""
+# Types a model of the default trainers holds that skops does not trust by itself. A model config extends the list
+# (`trainer.trusted_types`); the list a model artifact carries in its MLmodel file is never read.
+TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+)
+
+
+@dataclass(frozen=True)
+class ModelTrust:
+    """What loading a model of one configured model may run: skops types beyond `TRUSTED_TYPES`, and pickle."""
+
+    trusted_types: tuple[str, ...] = ()
+    allow_pickle: bool = False
+
+    @classmethod
+    def of(cls, config: ModelConfig) -> ModelTrust:
+        return cls(tuple(config.trainer.trusted_types), config.trainer.allow_pickle)
+
+    @classmethod
+    def for_model(cls, model: str) -> ModelTrust:
+        """The trust of a configured model; the package's list alone for a model without a config."""
+        from mlops_provider.config import load_model_config
+        from mlops_provider.exceptions import ConfigError
+
+        try:
+            return cls.of(load_model_config(model, check_paths=False))
+        except ConfigError:
+            return cls()
+
+
+def skops_format(model: Any) -> dict[str, Any]:
+    """`log_model` keywords saving `model` with skops. MLflow checks the saved file by loading it with the types
+    given here, so they are the model's own types that skops does not trust by itself (this list is for saving
+    only: loading reads the package's and the config's lists, never the artifact's)."""
+    import skops.io
+
+    own = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    return {"serialization_format": "skops", "skops_trusted_types": own}
+
+
+def load_registered_model(model_uri: str, *, trust: ModelTrust | None = None) -> Any:
+    """Load a scikit-learn model of our registry (`models:/...` only) without running code from the artifact.
+
+    A skops model loads when every type it holds is trusted (skops' own defaults, `TRUSTED_TYPES`, the model's
+    `trainer.trusted_types`); anything else, a pickle or cloudpickle model, or a model that brings code, raises
+    `UntrustedModel` unless the model's config sets `trainer.allow_pickle: true`."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow.artifacts
+    import yaml
+
+    trust = trust or ModelTrust()
+    if not model_uri.startswith("models:/"):
+        raise EvaluationError(f"refusing to load '{model_uri}': models are loaded only from the registry")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        flavor = (yaml.safe_load((local / "MLmodel").read_text()).get("flavors") or {}).get("sklearn")
+        if flavor is None:
+            raise UntrustedModel(f"{model_uri} is not a scikit-learn model (no sklearn flavor in its MLmodel)")
+        fmt = flavor.get("serialization_format", "pickle")
+        if trust.allow_pickle:
+            return _load_allowing_pickle(model_uri)
+        if flavor.get("code"):
+            raise UntrustedModel(f"{model_uri} brings its own code ({flavor['code']}), which would run on load; "
+                                 "set trainer.allow_pickle: true in the model's config to load it anyway")
+        if fmt != "skops":
+            raise UntrustedModel(f"{model_uri} is serialized with {fmt}, which runs code from the artifact on load; "
+                                 "register it with skops, or set trainer.allow_pickle: true in the model's config")
+        return _load_skops(model_uri, local / flavor["pickled_model"], trust)
+
+
+def _load_skops(model_uri: str, path: Any, trust: ModelTrust) -> Any:
+    import skops.io
+
+    found = skops.io.get_untrusted_types(file=path)
+    untrusted = sorted(set(found) - set(TRUSTED_TYPES) - set(trust.trusted_types))
+    if untrusted:
+        raise UntrustedModel(f"{model_uri} holds types that are not trusted: {', '.join(untrusted)}; add them to "
+                             "trainer.trusted_types in the model's config if you trust them")
+    return skops.io.load(path, trusted=found)
+
+
+def _load_allowing_pickle(model_uri: str) -> Any:
+    """MLflow's own loader, which runs pickle: only for a model whose config says `trainer.allow_pickle`."""
     import os
 
     import mlflow.sklearn
 
-    if not model_uri.startswith("models:/"):
-        raise EvaluationError(f"refusing to load '{model_uri}': models are loaded only from the registry")
     flag = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
     before = os.environ.get(flag)
     os.environ[flag] = "true"
@@ -102,6 +186,6 @@ def load_registered_model(model_uri: str) -> Any:
             os.environ[flag] = before
 
 
-def load_version(model: str, version: str | int) -> Any:
-    """`load_registered_model` for one version of a registered model."""
-    return load_registered_model(f"models:/{model}/{version}")
+def load_version(model: str, version: str | int, *, trust: ModelTrust | None = None) -> Any:
+    """`load_registered_model` for one version of a registered model, with the trust of its config."""
+    return load_registered_model(f"models:/{model}/{version}", trust=trust or ModelTrust.for_model(model))

@@ -45,6 +45,8 @@ class LiveAirflow:
 def live_airflow(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[LiveAirflow]:
     home = tmp_path_factory.mktemp("airflow-live")
+    plugins = home / "plugins"
+    plugins.mkdir()
     port = free_port()
     (home / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLOPS_", "PYTEST"))}
@@ -52,7 +54,8 @@ def live_airflow(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pyte
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        # an empty plugins folder: the mlops plugin must load through the package's `airflow.plugins` entry point
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),

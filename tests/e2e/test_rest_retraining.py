@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +38,12 @@ def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_serve
     wait_for_dag(api, DAG)
     assert api.patch(f"/dags/{DAG}", json={"is_paused": False}).status_code == 200
     good = {"model": "breast_cancer", "reason": "performance", "requested_by": "e2e-monitor"}
+
+    loaded = api.get("/plugins").json()
+    ours = [p for p in loaded["plugins"] if p["name"] == "mlops"]
+    assert ours and ours[0]["external_views"][0]["name"] == "MLflow", loaded
+    assert not list(Path(live_airflow.home / "plugins").iterdir()), "loaded from the entry point, not the folder"
+    assert api.get("/plugins/importErrors").json()["total_entries"] == 0
 
     no_token = httpx.post(f"{live_airflow.url}/api/v2/dags/{DAG}/dagRuns", json={"logical_date": None, "conf": good})
     assert no_token.status_code == 401

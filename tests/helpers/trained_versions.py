@@ -10,7 +10,7 @@ def register_versions(name: str, tracking: str, max_iters: list[int]) -> list[st
 
     from mlops_provider.config import load_callable, load_model_config
     from mlops_provider.data import load_batches
-    from mlops_provider.tracking import tracking_uri
+    from mlops_provider.tracking import skops_format, tracking_uri
 
     config = load_model_config(name)
     train, _, _, _ = load_batches(config)
@@ -24,6 +24,6 @@ def register_versions(name: str, tracking: str, max_iters: list[int]) -> list[st
                             categorical=list(config.features.categorical), params=params, seed=config.trainer.seed)
             with mlflow.start_run():
                 info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"],
-                                                serialization_format="cloudpickle")
+                                                **skops_format(model))
             versions.append(str(mlflow.register_model(info.model_uri, name).version))
     return versions

@@ -9,7 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from tests.helpers.model_configs import CREDIT_DEFAULT
+
+CREDIT_TRAINER = yaml.safe_load(CREDIT_DEFAULT.read_text())["trainer"]
+SLOW = "mlops_provider.demo.broken.sleep_then_pass"  # the slow candidate's step: trusted for this model only
 DEPLOY = {"target": "local", "strategy": "canary", "canary_steps": [50, 100],
           "options": {"latency_budget_ms": 400, "smoke_rows": 5}}
 
@@ -30,7 +35,7 @@ def test_the_champion_is_served_and_a_slow_candidate_is_rolled_back(
     from mlops_provider.inference_log import VERSION, inference_uri, list_windows, read_windows
 
     monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
-    name = private_model("credit_deployed", deploy=DEPLOY)
+    name = private_model("credit_deployed", deploy=DEPLOY, trainer={**CREDIT_TRAINER, "trusted_types": [SLOW]})
     client = MlflowClient(tracking_uri=mlflow_conn, registry_uri=mlflow_conn)
     try:
         trained = load_dag("mlops_training").test()

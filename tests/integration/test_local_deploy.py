@@ -30,13 +30,13 @@ def register_broken_version(tracking: str) -> str:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from mlops_provider.tracking import tracking_uri
+    from mlops_provider.tracking import skops_format, tracking_uri
 
     with tracking_uri(tracking):
         broken = LogisticRegression().fit(np.array([[1.0, 2.0], [2.0, 1.0]]), [0, 1])
         with mlflow.start_run():
             info = mlflow.sklearn.log_model(broken, name="model", pip_requirements=["scikit-learn"],
-                                            serialization_format="cloudpickle")
+                                            **skops_format(broken))
         return str(mlflow.register_model(info.model_uri, MODEL).version)
 
 

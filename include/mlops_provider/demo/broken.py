@@ -30,7 +30,7 @@ def register_slow_candidate(model: str, *, tracking_uri: str, seconds: float = 1
     from sklearn.preprocessing import FunctionTransformer
 
     from mlops_provider.config import load_model_config
-    from mlops_provider.tracking import load_version
+    from mlops_provider.tracking import load_version, skops_format
     from mlops_provider.tracking import tracking_uri as tracking
 
     config = load_model_config(model, check_paths=False)
@@ -46,7 +46,7 @@ def register_slow_candidate(model: str, *, tracking_uri: str, seconds: float = 1
                               tags={"mlops.demo": "slow candidate"}):
             info = mlflow.sklearn.log_model(slow, name="model", signature=signature,
                                             pip_requirements=["scikit-learn"],
-                                            serialization_format="cloudpickle")
+                                            **skops_format(slow))
         version = mlflow.register_model(info.model_uri, model, tags={
             TAG_REASON: "demo-broken-candidate",
             "mlops.demo": f"v{base.version} plus {seconds:g}s per request: must be refused by the smoke test"})

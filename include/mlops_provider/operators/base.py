@@ -16,6 +16,7 @@ from mlops_provider.exceptions import (
     DriftError,
     EvaluationError,
     TrainingError,
+    UntrustedModel,
     ValidationFailed,
 )
 from mlops_provider.hooks.mlflow import MLflowHook
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 # Errors a retry cannot fix: the same data, config and code give the same failure.
 DETERMINISTIC = (ConfigError, DataError, DriftError, TrainingError, EvaluationError, ValidationFailed,
-                 DeploymentRefused)
+                 DeploymentRefused, UntrustedModel)
 
 
 @contextmanager

@@ -18,9 +18,11 @@ from mlops_provider.tracking import (
     TAG_MODEL,
     TAG_REASON,
     TAG_STAGE,
+    ModelTrust,
     find_stage_run,
     load_registered_model,
     load_version,
+    skops_format,
 )
 from mlops_provider.training.metrics import score
 from mlops_provider.xcom import Evaluation, TrainingResult
@@ -90,7 +92,7 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
         example = features_frame(config, train.head(5))
         signature = infer_signature(example, model.predict(example))
         mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example,
-                                 **_serialization(model))
+                                 **_serialization(config, model))
         if profile_writer is not None:
             profile_writer(train[config.features.all], run.info.run_id)
     return _describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False,
@@ -128,24 +130,26 @@ def _describe(run: Any, client: MlflowClient, config: ModelConfig, digest: str, 
     }
 
 
-def _serialization(model: Any) -> dict[str, Any]:
-    """skops (no arbitrary code on load) trusting exactly the types of the model we just trained;
-    cloudpickle for models skops cannot write."""
+def _serialization(config: ModelConfig, model: Any) -> dict[str, Any]:
+    """skops (no code runs on load), listing the model's types that skops does not trust by itself; cloudpickle
+    only when the config allows pickle, since such a model is refused on load otherwise."""
     try:
-        import skops.io
-
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    except Exception:
-        return {"serialization_format": "cloudpickle"}
-    return {"serialization_format": "skops", "skops_trusted_types": trusted}
+        return skops_format(model)
+    except Exception as err:
+        if config.trainer.allow_pickle:
+            return {"serialization_format": "cloudpickle"}
+        raise TrainingError(f"model '{config.name}': skops cannot write the trained {type(model).__name__} "
+                            f"({type(err).__name__}: {err}); set trainer.allow_pickle: true to save it with "
+                            "cloudpickle") from err
 
 
 def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str) -> Evaluation:
     """Score the candidate and the current champion on the same holdout."""
     _, holdout, digest, _ = load_batches(config)
+    trust = ModelTrust.of(config)
     metric, target, features = config.gate.metric, config.target, config.features.all
     holdout = holdout.assign(**features_frame(config, holdout))
-    candidate = score(load_registered_model(candidate_uri), holdout, target=target, features=features,
+    candidate = score(load_registered_model(candidate_uri, trust=trust), holdout, target=target, features=features,
                       metric=metric, label=f"model '{config.name}' candidate {candidate_uri}")
     result: Evaluation = {"metric": metric, "candidate_score": candidate, "champion_version": None,
                           "champion_score": None, "champion_error": None, "holdout_rows": len(holdout),
@@ -155,7 +159,7 @@ def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str) -
         return result
     result["champion_version"] = champion
     try:
-        result["champion_score"] = score(load_version(config.name, champion), holdout,
+        result["champion_score"] = score(load_version(config.name, champion, trust=trust), holdout,
                                          target=target, features=features, metric=metric,
                                          label=f"model '{config.name}' champion v{champion}")
     except EvaluationError as err:

@@ -390,7 +390,7 @@ def train_versions(model: str, tracking: str, count: int) -> list[str]:
 
     from mlops_provider.config import load_callable, load_model_config
     from mlops_provider.data import load_batches
-    from mlops_provider.tracking import tracking_uri
+    from mlops_provider.tracking import skops_format, tracking_uri
 
     config = load_model_config(model)
     train, _, _, _ = load_batches(config)
@@ -400,7 +400,7 @@ def train_versions(model: str, tracking: str, count: int) -> list[str]:
     with tracking_uri(tracking):
         with mlflow.start_run():
             info = mlflow.sklearn.log_model(fitted, name="model", pip_requirements=["scikit-learn"],
-                                            serialization_format="cloudpickle")
+                                            **skops_format(fitted))
         return [str(mlflow.register_model(info.model_uri, model).version) for _ in range(count)]
 
 

@@ -1,4 +1,4 @@
-"""The MLOps Airflow plugin. Imports nothing heavy.
+"""The MLOps Airflow plugin, registered through the `airflow.plugins` entry point. Imports nothing heavy.
 
 - An "MLflow" entry in the Airflow UI navigation (`MLOPS_MLFLOW_UI_URL`, default the demo's address).
 - The `conf` contract of `mlops_retraining` on the api-server: a trigger with an unknown conf key or
