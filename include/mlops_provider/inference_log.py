@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.data import as_path, uri_of
@@ -52,6 +53,12 @@ class WindowFile:
 def inference_uri(config: ModelConfig) -> str:
     """The model's inference folder: `data.inference`, default `<model>/inference` under MLOPS_DATA_DIR."""
     return config.resolve(config.data.inference or f"{config.name}/inference")
+
+
+def _root(folder: Any, conn_id: str | None) -> Any:
+    """The folder as an `ObjectStoragePath`, a `pathlib` path too: `Path.as_uri()` would percent-encode the `=`
+    of the partition folders, and such a URI does not open again."""
+    return as_path(str(folder) if isinstance(folder, PurePath) else folder, conn_id)
 
 
 def _partition(root: Any, start: datetime) -> Any:
@@ -111,7 +118,7 @@ def write_window(folder: Any, frame: pd.DataFrame, *, start: datetime | None = N
     def write(handle: Any) -> None:  # dictionary-encode text only: for floats it costs much and saves little
         frame.to_parquet(handle, index=False, use_dictionary=text)
 
-    return uri_of(_write_atomically(_partition(as_path(folder, conn_id), start), name, write))
+    return uri_of(_write_atomically(_partition(_root(folder, conn_id), start), name, write))
 
 
 def quarantine(folder: Any, frame: pd.DataFrame, *, start: datetime, reason: str,
@@ -127,7 +134,7 @@ def quarantine(folder: Any, frame: pd.DataFrame, *, start: datetime, reason: str
     lines = (json.dumps({**dict(zip(columns, row, strict=True)), QUARANTINE_REASON: reason}, default=str)
              for row in values)
     body = "".join(f"{line}\n" for line in lines).encode()
-    return uri_of(_write_atomically(as_path(folder, conn_id) / QUARANTINE, name, lambda h: h.write(body)))
+    return uri_of(_write_atomically(_root(folder, conn_id) / QUARANTINE, name, lambda h: h.write(body)))
 
 
 def _window(entry: Any) -> WindowFile | None:
@@ -163,7 +170,7 @@ def _partitions(root: Any, since: datetime | None) -> tuple[list[Any], list[Any]
 def list_windows(folder: Any, *, since: datetime | None = None, conn_id: str | None = None) -> list[WindowFile]:
     """Window files (oldest first) whose start is at or after `since`; an absent folder has none. Only the
     date and hour folders from `since` on are listed (and the inference folder itself, for flat-layout files)."""
-    root = as_path(folder, conn_id)
+    root = _root(folder, conn_id)
     if not root.exists():
         return []
     since = since.astimezone(UTC) if since is not None else None
@@ -222,7 +229,7 @@ def read_windows(windows: list[WindowFile], conn_id: str | None = None) -> pd.Da
 def delete_before(folder: Any, cutoff: datetime, *, conn_id: str | None = None) -> int:
     """Delete windows (and quarantined windows) of hours that ended before `cutoff`, and flat-layout windows
     that started before it; empty partition folders go too. Returns the number of files deleted."""
-    root = as_path(folder, conn_id)
+    root = _root(folder, conn_id)
     if not root.exists():
         return 0
     cutoff = cutoff.astimezone(UTC)

@@ -38,7 +38,7 @@ def test_windows_live_in_date_and_hour_folders_and_flat_ones_are_still_found(tmp
     written = window(tmp_path, start=datetime(2026, 11, 23, 9, 15, tzinfo=UTC))
     assert "/date=2026-11-23/hour=09/window-20261123T091500000000-" in written
     old = flat_window(tmp_path, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
-    listed = inference_log.list_windows(str(tmp_path))
+    listed = inference_log.list_windows(tmp_path)  # a pathlib folder too: its URIs must open again
     assert [w.uri for w in listed] == [old.as_uri(), written]
     since = inference_log.list_windows(str(tmp_path), since=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     assert [w.uri for w in since] == [written]
