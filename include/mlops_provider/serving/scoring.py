@@ -1,8 +1,8 @@
 """MLflow's scoring format: request payloads to a feature frame, predictions to a JSON-able answer.
 
 A payload is checked before the model sees it, and every refusal names the column, row or field: numeric features
-become float64 (numbers, numeric strings and null/NaN for a missing value; infinity, lists, objects and booleans
-are refused), categorical features become strings (a number is taken as its text, null stays missing; lists,
+become float64 (numbers, numeric strings, booleans as 0/1, null/NaN for a missing value; infinity, lists and
+objects are refused), categorical features become strings (a number is taken as its text, null stays missing; lists,
 objects and booleans are refused). So every window of the inference log has one type per column, whatever the
 clients send.
 """
@@ -69,13 +69,14 @@ def _split(split: Any) -> pd.DataFrame:
     columns, data = split["columns"], split["data"]
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise PayloadError("dataframe_split 'columns' must be a list of column names")
-    twice = sorted({c for c in columns if columns.count(c) > 1})
-    if twice:
+    if len(set(columns)) != len(columns):
+        twice = sorted({c for c in columns if columns.count(c) > 1})
         raise PayloadError(f"dataframe_split: duplicate column(s) {twice}")
     if not isinstance(data, list) or not data:
         raise PayloadError("no rows to score (dataframe_split 'data' is empty)")
+    width = len(columns)
     for i, values in enumerate(data):
-        if not isinstance(values, list) or len(values) != len(columns):
+        if type(values) is not list or len(values) != width:
             raise PayloadError(f"dataframe_split 'data' row {i} must be a list of {len(columns)} values "
                                f"(one per column), got {_shape(values)}")
     return pd.DataFrame(data, columns=columns)
@@ -107,21 +108,20 @@ def _features(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:
     numeric_columns, categorical_columns = list(config.features.numeric), list(config.features.categorical)
     numeric = frame[numeric_columns]
     try:
-        if any(numeric[c].dtype == bool for c in numeric_columns):
-            raise TypeError("booleans are not numbers here")
         numeric = numeric.astype("float64")
     except (ValueError, TypeError):
         _refuse_numeric(config, numeric)
-    if numeric_columns and np.isinf(numeric.to_numpy()).any():
-        column = next(c for c in numeric_columns if np.isinf(numeric[c].to_numpy()).any())
-        raise PayloadError(f"model '{config.name}': feature '{column}' is infinite in row "
-                           f"{int(np.flatnonzero(np.isinf(numeric[column].to_numpy()))[0])}")
+    infinite = np.isinf(numeric.to_numpy())
+    if infinite.any():
+        row, position = (int(i) for i in np.argwhere(infinite)[0])
+        raise PayloadError(f"model '{config.name}': feature '{numeric_columns[position]}' is infinite in row {row}")
     if not categorical_columns:
         return numeric
     text = frame[categorical_columns].astype("object")
-    for column in categorical_columns:
-        if pd.api.types.infer_dtype(text[column], skipna=True) not in ("string", "empty"):
-            text[column] = _as_text(config, column, text[column])
+    if pd.api.types.infer_dtype(text.to_numpy().ravel(), skipna=True) not in ("string", "empty"):
+        for column in categorical_columns:  # only to convert (or name) the column that is not all text
+            if pd.api.types.infer_dtype(text[column], skipna=True) not in ("string", "empty"):
+                text[column] = _as_text(config, column, text[column])
     return pd.concat([numeric, text], axis=1)
 
 
@@ -129,7 +129,7 @@ def _refuse_numeric(config: ModelConfig, numeric: pd.DataFrame) -> None:
     """Raise the PayloadError naming the first numeric column and row that is not a number."""
     for column in numeric.columns:
         for i, value in enumerate(numeric[column].tolist()):
-            if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            if value is None or isinstance(value, int | float):
                 continue
             if isinstance(value, str):
                 try:
