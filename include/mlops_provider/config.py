@@ -96,6 +96,15 @@ class DriftConfig(_Strict):
     min_rows: int = Field(200, ge=1)
     window_minutes: int = Field(60, ge=1)
     cooldown_minutes: int = Field(360, ge=0)
+    retention_days: int | None = Field(30, ge=1, description="the model server deletes inference-log windows "
+                                       "older than this (hourly); null keeps them forever")
+
+    @model_validator(mode="after")
+    def _keeps_a_window(self) -> DriftConfig:
+        if self.retention_days is not None and self.retention_days * 24 * 60 < self.window_minutes:
+            raise ValueError(f"retention_days ({self.retention_days}) would delete windows the drift check "
+                             f"still reads (window_minutes {self.window_minutes})")
+        return self
 
 
 class DeployConfig(_Strict):

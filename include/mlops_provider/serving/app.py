@@ -1,9 +1,12 @@
 """The server's two FastAPI apps: the public scoring app and the loopback-only admin app.
 
-Public: `POST /invocations` (MLflow scoring format), `GET /health` (alive), `GET /ready` (a model takes all
-traffic), `GET /version` (loaded versions, weights, counters). Admin (also refused to non-loopback clients, on top
-of listening on 127.0.0.1 only): `POST /admin/load {version}`, `/admin/traffic {weights, routing?}`,
-`/admin/promote {version}`, `/admin/unload {version}`, `/admin/flush`, `GET /admin/status`.
+Public: `POST /invocations` (MLflow scoring format), `GET /health` (alive, and the inference log's state),
+`GET /ready` (a model takes all traffic), `GET /version` (loaded versions, weights, counters, the inference log's
+counters). A bad request is a 4xx (400 naming the column or field, 413 over the body limit): it never reaches the
+model and never counts as a model error, which the canary reads to roll back.
+Admin (also refused to non-loopback clients, on top of listening on 127.0.0.1 only): `POST /admin/load {version}`,
+`/admin/traffic {weights, routing?}`, `/admin/promote {version}`, `/admin/unload {version}`, `/admin/flush`,
+`GET /admin/status`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,27 @@ if TYPE_CHECKING:
     from mlops_provider.serving.logbuffer import InferenceLogBuffer
 
 log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 10 * 1024 * 1024
 
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class RequestCounters:
+    """Requests refused before scoring (counted apart from the versions' model errors)."""
+
+    bad_requests: int = 0
+    too_large: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str) -> None:
+        with self.lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def describe(self) -> dict[str, int]:
+        return {"bad_requests": self.bad_requests, "too_large": self.too_large}
 
 
 @dataclass
@@ -44,6 +67,11 @@ class Service:
     initial: Callable[[], str | None] | None = None  # resolves the version to load at startup (off the loop)
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     startup_error: str | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+    refused: RequestCounters = field(default_factory=RequestCounters)
+
+    def log_health(self) -> dict[str, Any]:
+        return self.buffer.health() if self.buffer is not None else {"status": "off"}
 
 
 def is_loopback(host: str | None) -> bool:
@@ -87,6 +115,20 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error_code": code, "message": message}, status_code=status)
 
 
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused (BodyTooLarge) as soon as it passes `limit` bytes, declared or not."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _score(service: Service, loaded: Loaded, body: bytes, logged: bool) -> list[Any]:
     """Parse (PayloadError for a bad body), predict with the version picked, count, log."""
     features = parse_payload(body, service.config)
@@ -122,7 +164,9 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "alive", "model": service.config.name}
+        """Always 200 while the process serves (a liveness probe restarting it would lose the buffered rows);
+        `inference_log.status` says whether the log keeps up: ok, failing (rows wait), quarantined."""
+        return {"status": "alive", "model": service.config.name, "inference_log": service.log_health()}
 
     @app.get("/ready")
     def ready() -> JSONResponse:
@@ -135,11 +179,17 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/version")
     def version() -> dict[str, Any]:
-        return {"model": service.config.name, "started": service.started, **service.pool.routing.describe()}
+        return {"model": service.config.name, "started": service.started, **service.pool.routing.describe(),
+                "refused": service.refused.describe(), "inference_log": service.log_health()}
 
     @app.post("/invocations")
     async def invocations(request: Request) -> JSONResponse:
-        body = await request.body()
+        try:
+            body = await _body(request, service.max_body_bytes)
+        except BodyTooLarge:
+            service.refused.add("too_large")
+            return _error(413, "REQUEST_TOO_LARGE", f"body over the server's limit of {service.max_body_bytes} "
+                                                    "bytes: send fewer rows per request")
         routing = service.pool.routing  # one snapshot for the whole request
         pinned = request.headers.get(PIN_HEADER)
         smoke = SMOKE_HEADER in request.headers
@@ -158,6 +208,7 @@ def create_app(service: Service) -> FastAPI:
         try:
             predictions = await run_in_threadpool(_score, service, loaded, body, not smoke)
         except PayloadError as err:
+            service.refused.add("bad_requests")
             return _error(400, "BAD_REQUEST", str(err))
         except Exception as err:
             log.exception("Model %s v%s failed to predict", service.config.name, loaded.version)
@@ -196,7 +247,8 @@ def create_admin_app(service: Service) -> FastAPI:
     @app.get("/admin/status")
     def status() -> dict[str, Any]:
         pending = service.buffer.pending_rows if service.buffer is not None else 0
-        return _described({**pool.routing.describe(), "log_pending_rows": pending})
+        return _described({**pool.routing.describe(), "log_pending_rows": pending,
+                           "refused": service.refused.describe(), "inference_log": service.log_health()})
 
     @app.post("/admin/load")
     def load(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
@@ -219,6 +271,12 @@ def create_admin_app(service: Service) -> FastAPI:
     def flush() -> dict[str, Any]:
         if service.buffer is None:
             return {"window": None, "logging": False}
-        return {"window": service.buffer.flush(), "logging": True, "windows": len(service.buffer.windows)}
+        try:
+            window = service.buffer.flush()
+        except OSError as err:
+            raise HTTPException(status_code=503, detail=f"inference log: the window could not be written, its "
+                                                        f"rows wait for the next try: {err}") from None
+        return {"window": window, "logging": True, "windows": len(service.buffer.windows),
+                "quarantined": list(service.buffer.quarantined)}
 
     return app

@@ -1,21 +1,28 @@
 """`mlops serve MODEL`: run the local model server for a configured model from the terminal.
 
-Exit codes: 0 stopped cleanly, 1 failed while serving, 2 bad input (unknown model, bad option, port taken).
+Exit codes: 0 stopped cleanly, 1 failed (MLflow unreachable, or failed while serving), 2 bad input (unknown model
+or version, bad option, port taken). With `--version` or `--alias`, the registry is asked before the server starts,
+so a version that does not exist or an MLflow that does not answer ends the command within seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 
-from mlops_provider.exceptions import MlopsError
+from mlops_provider.exceptions import DeploymentError, MlopsError
 from mlops_provider.tracking import CHAMPION
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
 DEFAULT_PORT = 5050
+# MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) make one unanswered call last minutes; the
+# server's calls are bounded to seconds unless the environment says otherwise
+MLFLOW_HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                      "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-rows", type=int, default=10_000, help="write an inference-log window every N rows")
     parser.add_argument("--log-seconds", type=float, default=60.0,
                         help="... or when the oldest unwritten row is T seconds old")
+    parser.add_argument("--max-body-mb", type=float, default=10.0,
+                        help="refuse request bodies over this size with 413 (default %(default)s)")
     parser.add_argument("--no-inference-log", action="store_true", help="do not log requests (benchmarks only)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser
@@ -55,7 +64,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from mlops_provider.config import load_model_config
-    from mlops_provider.serving.server import ServerOptions, serve
+    from mlops_provider.serving.server import ServerOptions, registry_version, serve
 
     try:
         config = load_model_config(args.model, check_paths=False)
@@ -77,7 +86,23 @@ def serve_main(argv: list[str] | None = None) -> int:
         version=args.version, alias=None if (args.idle or args.version) else (args.alias or CHAMPION),
         routing=args.routing, log_rows=args.log_rows, log_seconds=args.log_seconds,
         inference_log=not args.no_inference_log, log_level=args.log_level,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
     )
+    if options.max_body_bytes <= 0:
+        print("mlops serve: --max-body-mb must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    for name, value in MLFLOW_HTTP_BOUNDS.items():
+        os.environ.setdefault(name, value)
+    if options.version is not None or options.alias is not None:
+        try:
+            version = registry_version(config.name, options)
+        except DeploymentError as err:
+            print(f"mlops serve: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        except MlopsError as err:
+            print(f"mlops serve: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        options = dataclasses.replace(options, version=version, alias=None)
     print(f"mlops serve: model '{config.name}' on http://{options.host}:{options.port} "
           f"(admin http://127.0.0.1:{admin_port}, MLflow {options.tracking_uri})", file=sys.stderr, flush=True)
     try:

@@ -38,6 +38,7 @@ class ServerOptions:
     log_seconds: float = 60.0
     inference_log: bool = True
     log_level: str = "info"
+    max_body_bytes: int = 10 * 1024 * 1024
 
 
 def mlflow_loader(model: str, tracking_uri: str) -> Callable[[str], Any]:
@@ -53,19 +54,38 @@ def mlflow_loader(model: str, tracking_uri: str) -> Callable[[str], Any]:
     return load
 
 
-def alias_resolver(model: str, tracking_uri: str, alias: str) -> Callable[[], str | None]:
-    def resolve() -> str | None:
-        from mlflow import MlflowClient
+def registry_version(model: str, options: ServerOptions, *, wait: float = 10.0) -> str:
+    """The version to serve first (`options.version`, or the one under `options.alias`), checked in the registry
+    before the server starts, within seconds instead of MLflow's own retries for minutes with nothing on the
+    screen: RegistryError naming the tracking URI when MLflow does not answer, DeploymentError naming the
+    version (or alias) when the registry does not have it."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-        from mlops_provider.exceptions import DeploymentError
-        from mlops_provider.registry import alias_version
+    from mlops_provider.exceptions import DeploymentError, RegistryError
+    from mlops_provider.netutil import wait_http
+    from mlops_provider.registry import alias_version
 
-        found = alias_version(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model, alias)
-        if found is None:
-            raise DeploymentError(f"model '{model}' has no version under alias '{alias}'")
-        return found
-
-    return resolve
+    uri = options.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        try:
+            wait_http(f"{uri.rstrip('/')}/health", timeout=wait)
+        except RuntimeError:
+            raise RegistryError(f"MLflow tracking server at {uri} does not answer (waited {wait:.0f}s); "
+                                  f"is it running? (--tracking-uri or MLFLOW_TRACKING_URI)") from None
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        if options.version is not None:
+            return str(client.get_model_version(model, options.version).version)
+        found = alias_version(client, model, str(options.alias))
+    except MlflowException as err:
+        what = f"version {options.version}" if options.version is not None else f"alias '{options.alias}'"
+        raise DeploymentError(f"model '{model}' {what} is not in the registry at {uri}: "
+                              f"{err.message if hasattr(err, 'message') else err}") from None
+    if found is None:
+        raise DeploymentError(f"model '{model}' has no version under alias '{options.alias}' in the registry "
+                              f"at {uri}")
+    return found
 
 
 def build_service(config: ModelConfig, options: ServerOptions) -> Service:
@@ -76,14 +96,15 @@ def build_service(config: ModelConfig, options: ServerOptions) -> Service:
 
     pool = ModelPool(mlflow_loader(config.name, options.tracking_uri), mode=options.routing)
     buffer = (InferenceLogBuffer(inference_uri(config), conn_id=config.data.conn_id, max_rows=options.log_rows,
-                                 max_seconds=options.log_seconds) if options.inference_log else None)
+                                 max_seconds=options.log_seconds, retention_days=config.drift.retention_days)
+              if options.inference_log else None)
     initial: Callable[[], str | None] | None = None
     if options.version is not None:
         version = options.version
         initial = lambda: version  # noqa: E731
     elif options.alias is not None:
-        initial = alias_resolver(config.name, options.tracking_uri, options.alias)
-    return Service(config=config, pool=pool, buffer=buffer, initial=initial)
+        initial = lambda: registry_version(config.name, options)  # noqa: E731
+    return Service(config=config, pool=pool, buffer=buffer, initial=initial, max_body_bytes=options.max_body_bytes)
 
 
 def serve(config: ModelConfig, options: ServerOptions) -> None:

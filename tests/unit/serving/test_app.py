@@ -98,7 +98,8 @@ def test_admin_api_answers_loopback_names(admin: TestClient, host: str) -> None:
 
 
 def test_ready_only_once_a_version_takes_all_traffic(public: TestClient, admin: TestClient) -> None:
-    assert public.get("/health").json() == {"status": "alive", "model": "credit_default"}
+    health = public.get("/health").json()
+    assert (health["status"], health["model"], health["inference_log"]["status"]) == ("alive", "credit_default", "ok")
     assert public.get("/ready").status_code == 503
     assert admin.post("/admin/load", json={"version": 1}).json()["weights"] == {"1": 100}
     assert public.get("/ready").json() == {"ready": True, "model": "credit_default", "weights": {"1": 100}}
