@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from netutil import free_port
+from mlops_provider.netutil import free_port
 
 DEADLINE = 45.0  # seconds: the registry wait (10 s) plus importing mlflow on a busy shared machine
 
