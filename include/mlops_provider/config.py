@@ -207,12 +207,13 @@ def parse_model_config(raw: Any, source: str) -> ModelConfig:
 
 
 def check_deploy_options(config: ModelConfig) -> None:
-    """Refuse a `deploy.options` key the target does not know (its options schema imports no client library)."""
-    from mlops_provider.deploy.options import option_schema, unknown_option
+    """Refuse a `deploy.options` key the target does not know, or one it checks on load such as a malformed `env`
+    (its options schema imports no client library)."""
+    from mlops_provider.deploy.options import option_problem, option_schema
 
-    unknown = unknown_option(option_schema(config.deploy.target), config.deploy.options)
-    if unknown is not None:
-        key, why = unknown
+    problem = option_problem(option_schema(config.deploy.target), config.deploy.options)
+    if problem is not None:
+        key, why = problem
         raise ConfigError(f"{config.source}: key 'deploy.options.{key}': {why}")
 
 

@@ -1,7 +1,8 @@
 """The local target for real: a real MLflow registry, a real detached model server, real HTTP.
 
 The tests of this module share one model and its server and run in order: first deployment, no-op retry,
-canary, failed candidates rolled back, bad input, rollback, restart after a stop, a broken candidate.
+canary, failed candidates rolled back, bad input, rollback, restart after a stop, a broken candidate. The
+environment is a worker's (secrets included); the server gets none of them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tests.helpers.model_configs import write_credit_copy
 from tests.helpers.trained_versions import register_versions
 
 MODEL = "credit_local"
+WORKER_SECRETS = {"AIRFLOW__CORE__FERNET_KEY": "fernet-secret", "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret",
+                  "AIRFLOW_CONN_WAREHOUSE": "postgresql://etl:warehouse-password@db/dwh"}
 
 
 def register_broken_version(tracking: str) -> str:
@@ -79,6 +82,8 @@ def deployment(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pytest
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLOPS_MODELS_DIR", str(root / "models"))
         env.setenv("MLOPS_DATA_DIR", str(demo_data_dir))
+        for name, value in WORKER_SECRETS.items():  # as in an Airflow worker: none may reach the server
+            env.setenv(name, value)
         assert register_versions(MODEL, mlflow_server, [150, 5, 150]) == ["1", "2", "3"]
         target = get_target("local", state_dir=root / "state", tracking_uri=mlflow_server, log_seconds=3600)
         client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
@@ -115,6 +120,14 @@ def test_first_deployment_starts_the_server_and_records_what_it_serves(deploymen
     status = deployment.target.status(MODEL, deployment.config)
     assert status.healthy and status.traffic == {"1": 100} and status.recorded_version == "1"
     assert result.to_dict()["target"] == "local"
+
+
+def test_the_server_process_inherits_no_secret_of_the_worker(deployment: Deployment) -> None:
+    pid = deployment.target.status(MODEL, deployment.config).details["server"]["pid"]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    names = [entry.partition("=")[0] for entry in environ if entry]
+    assert [name for name in names if name.startswith(("AIRFLOW__", "AIRFLOW_CONN_")) or name in WORKER_SECRETS] == []
+    assert not any(secret in entry for secret in WORKER_SECRETS.values() for entry in environ)
 
 
 def test_deploying_the_served_version_again_is_a_no_op(deployment: Deployment) -> None:

@@ -4,6 +4,7 @@ files, starting, waiting for and stopping them, and running one-off steps with t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_provider.netutil import wait_http as wait_http_ok
+from mlops_provider.procutil import alive, is_ours, process_stamp
 from mlops_provider.settings import PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -71,15 +73,25 @@ def pid_file(name: str) -> Path:
 
 
 def running(name: str) -> int | None:
-    """The pid of the demo process `name` while it lives (a stale pid file is removed)."""
+    """The pid of the demo process `name` while it lives. A pid file whose pid is gone, or now names another
+    process (after a reboot the pid may be anyone's: see procutil), is removed."""
     path = pid_file(name)
-    if not path.exists():
-        return None
-    pid = int(path.read_text())
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink()
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+        record = record if isinstance(record, dict) else {"pid": record}  # a bare pid, from before the stamps
+        pid, stamp = int(record["pid"]), record.get("stamp")
+    except (ValueError, KeyError, TypeError):
+        log(f"removed the unreadable pid file {path.name}")
+        path.unlink(missing_ok=True)
+        return None
+    if not is_ours(pid, stamp, record.get("marker") or name):
+        if alive(pid):
+            log(f"{path.name} names pid {pid}, which is no longer {name}: removed it, left pid {pid} alone")
+        path.unlink(missing_ok=True)
         return None
     return pid
 
@@ -96,7 +108,8 @@ def start(name: str, cmd: list[str], port: int) -> None:
     with path.open("a") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=demo_env(), cwd=PROJECT_DIR,
                                 start_new_session=True)
-    pid_file(name).write_text(str(proc.pid))
+    record = {"pid": proc.pid, "stamp": process_stamp(proc.pid), "marker": Path(cmd[0]).name}
+    pid_file(name).write_text(json.dumps(record))
     log(f"started {name} (pid {proc.pid}), log {path.relative_to(PROJECT_DIR)}")
 
 
@@ -129,7 +142,8 @@ def run_or_fail(step: str, cmd: list[str]) -> None:
 
 
 def stop(name: str) -> None:
-    """TERM the process group of `name`, KILL it after 15 s, and remove its pid file."""
+    """TERM the process group of `name`, KILL it after 15 s, and remove its pid file. Only a process that is
+    still the one started (`running`) is signalled; a stale pid file is removed."""
     pid = running(name)
     if pid is None:
         log(f"{name} is not running")

@@ -4,7 +4,9 @@ Each target declares its options as a frozen dataclass deriving from `TargetOpti
 `KubernetesOptions`, `SageMakerOptions`), in a module that imports no client library, so that loading a model
 config can check them. The dataclass's fields are the known options: an unknown key is refused, by
 `load_model_config` (naming the file and the key) and again when a target parses its options. `check` of the
-dataclass checks the values and converts them to the fields' types.
+dataclass checks the values and converts them to the fields' types; `check_on_load` checks, already when the
+config loads, the options whose wrong shape must never reach a target (`env`: a secret reference taken for a
+plain value would put the secret's name, or worse, into the manifest).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class TargetOptions:
     def check(cls, values: dict[str, Any], bad: Bad) -> dict[str, Any]:
         """The given options checked and converted, as keyword arguments of the dataclass."""
         return values
+
+    @classmethod
+    def check_on_load(cls, values: dict[str, Any], bad: Bad) -> None:
+        """Check the options that loading a model config already refuses when malformed (`check` does it again)."""
 
     @classmethod
     def parse(cls: type[Options], model: str, options: dict[str, Any]) -> Options:
@@ -76,6 +82,25 @@ def unknown_option(schema: type[TargetOptions], options: dict[str, Any]) -> tupl
     return unknown[0], f"unknown option for target '{schema.target}' (known: {', '.join(known)})"
 
 
+class _Problem(DeploymentRefused):
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(f"deploy.options.{key}: {why}")
+        self.key, self.why = key, why
+
+
+def option_problem(schema: type[TargetOptions], options: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, why) of the first option that loading a model config refuses: unknown to `schema`, or malformed
+    where `schema.check_on_load` looks; None when there is none."""
+    unknown = unknown_option(schema, options)
+    if unknown is not None:
+        return unknown
+    try:
+        schema.check_on_load(dict(options), _Problem)
+    except _Problem as problem:
+        return problem.key, problem.why
+    return None
+
+
 def parse_options(target: str, model: str, options: dict[str, Any]) -> TargetOptions:
     """The checked options of `model` for `target`."""
     return option_schema(target).parse(model, options)
@@ -95,8 +120,13 @@ def check_integer(values: dict[str, Any], key: str, bad: Bad, low: int, high: in
 
 
 def check_env(values: dict[str, Any], bad: Bad) -> None:
-    """`env`: a mapping of variable names to values, both turned into strings."""
-    if "env" in values:
-        if not isinstance(values["env"], dict):
-            raise bad("env", "expected a mapping of variable names to values")
-        values["env"] = {str(k): str(v) for k, v in values["env"].items()}
+    """`env` of a target that takes plain values only: a mapping of variable names to strings or numbers, both
+    turned into strings (a mapping such as `{valueFrom: ...}` is refused, not turned into its text)."""
+    if "env" not in values:
+        return
+    if not isinstance(values["env"], dict):
+        raise bad("env", "expected a mapping of variable names to values")
+    for name, value in values["env"].items():
+        if not isinstance(value, str | int | float):
+            raise bad(f"env.{name}", f"expected a plain value (a string or a number), got {value!r}")
+    values["env"] = {str(k): str(v) for k, v in values["env"].items()}

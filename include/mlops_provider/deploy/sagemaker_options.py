@@ -44,6 +44,10 @@ class SageMakerOptions(TargetOptions):
         return rest[1].strip("/") if len(rest) > 1 else ""
 
     @classmethod
+    def check_on_load(cls, values: dict[str, Any], bad: Bad) -> None:
+        check_env(values, bad)
+
+    @classmethod
     def check(cls, values: dict[str, Any], bad: Bad) -> dict[str, Any]:
         if not str(values["s3_prefix"]).startswith("s3://") or not str(values["s3_prefix"])[5:].strip("/"):
             raise bad("s3_prefix", f"expected s3://bucket/prefix, got {values['s3_prefix']!r}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlops_provider.demo import processes
+from mlops_provider.netutil import free_port
 
 
 @pytest.fixture
@@ -28,13 +29,29 @@ def test_a_stale_pid_file_is_removed_and_a_live_one_kept(demo_dir: Path) -> None
     assert not processes.pid_file("gone").exists()
     assert processes.running("never") is None
 
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    processes.start("alive", [sys.executable, "-c", "import time; time.sleep(30)"], free_port())
+    pid = processes.running("alive")
     try:
-        processes.pid_file("alive").write_text(str(alive.pid))
-        assert processes.running("alive") == alive.pid
+        assert pid is not None and processes.running("alive") == pid
     finally:
-        alive.kill()
-        alive.wait()
+        processes.stop("alive")
+    assert processes.running("alive") is None and not processes.pid_file("alive").exists()
+
+
+@pytest.mark.parametrize("record", ["{pid}", '{{"pid": {pid}, "stamp": "another-boot:12345", "marker": "mlflow"}}'])
+def test_a_pid_file_naming_an_unrelated_process_is_removed_and_the_process_left_alone(
+        demo_dir: Path, record: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """After a reboot the pid of a pid file may belong to anything: `mlops demo down` must not signal it."""
+    unrelated = subprocess.Popen(["sleep", "60"], start_new_session=True)  # its own group, as ours would be
+    try:
+        processes.pid_file("mlflow").write_text(record.format(pid=unrelated.pid))
+        processes.stop("mlflow")
+        assert unrelated.poll() is None  # still alive: neither it nor its group was signalled
+        assert not processes.pid_file("mlflow").exists()
+        assert f"names pid {unrelated.pid}, which is no longer mlflow" in capsys.readouterr().out
+    finally:
+        unrelated.kill()
+        unrelated.wait()
 
 
 def test_waiting_for_a_process_that_is_not_running_names_its_log(demo_dir: Path) -> None:

@@ -635,3 +635,87 @@ def test_bad_istio_options_are_refused_before_anything_changes(fake, make_target
         make_target(client).deploy(model, "1", "canary", model_config(model, "kubernetes", "canary", **FAST,
                                                                       istio=istio))
     assert [r for r in fake.requests if r["method"] != "GET"] == []
+
+
+SECRET_ENV = {
+    "LOG_LEVEL": "info",
+    "MLFLOW_TRACKING_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "mlflow-credentials", "key": "password"}}},
+    "FEATURE_FLAGS": {"valueFrom": {"configMapKeyRef": {"name": "flags", "key": "serving", "optional": True}}},
+    "POD_NAME": {"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+}
+SECRET_ENV_FROM = [{"secretRef": {"name": "mlflow-credentials"}},
+                   {"configMapRef": {"name": "serving-settings", "optional": True}, "prefix": "APP_"}]
+
+
+def test_env_references_secrets_and_config_maps_and_the_deployment_holds_no_value(fake, make_target,
+                                                                                 registry) -> None:
+    model, client = registry(1)
+    config = model_config(model, "kubernetes", **FAST, env=SECRET_ENV, env_from=SECRET_ENV_FROM)
+    assert make_target(client).deploy(model, "1", "rolling", config).success
+    container = fake.get("Deployment", base_name(model))["spec"]["template"]["spec"]["containers"][0]
+    env = {entry["name"]: entry for entry in container["env"]}
+    assert env["MLFLOW_TRACKING_PASSWORD"] == {"name": "MLFLOW_TRACKING_PASSWORD", "valueFrom": {
+        "secretKeyRef": {"name": "mlflow-credentials", "key": "password"}}}
+    assert env["FEATURE_FLAGS"]["valueFrom"] == {"configMapKeyRef": {"name": "flags", "key": "serving",
+                                                                     "optional": True}}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["LOG_LEVEL"] == {"name": "LOG_LEVEL", "value": "info"}
+    # as Kubernetes takes them: each entry a name and either a value (a string) or a valueFrom, never both
+    assert all(set(entry) in ({"name", "value"}, {"name", "valueFrom"}) for entry in container["env"])
+    assert all(isinstance(entry.get("value", ""), str) and "{" not in entry.get("value", "")
+               for entry in container["env"])
+    assert container["envFrom"] == SECRET_ENV_FROM
+
+
+@pytest.mark.parametrize("options, key, why", [
+    ({"env": {"PASSWORD": {"secretKeyRef": {"name": "s", "key": "k"}}}}, "env.PASSWORD",
+     "expected a plain value or {valueFrom: {secretKeyRef: {name, key}}}"),
+    ({"env": {"PASSWORD": {"valueFrom": {"secretRef": {"name": "s"}}}}}, "env.PASSWORD.valueFrom",
+     "expected one of secretKeyRef, configMapKeyRef, fieldRef"),
+    ({"env": {"PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "s"}}}}}, "env.PASSWORD.valueFrom.secretKeyRef",
+     "key, name required"),
+    ({"env": {"PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "", "key": "k"}}}}},
+     "env.PASSWORD.valueFrom.secretKeyRef.name", "expected a non-empty string"),
+    ({"env": {"PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "optional": "no"}}}}},
+     "env.PASSWORD.valueFrom.secretKeyRef.optional", "expected true or false"),
+    ({"env": {"EMPTY": None}}, "env.EMPTY", "expected a plain value"),
+    ({"env": ["A=1"]}, "env", "expected a mapping of variable names"),
+    ({"env_from": {"secretRef": {"name": "s"}}}, "env_from", "expected a list"),
+    ({"env_from": [{"secretKeyRef": {"name": "s", "key": "k"}}]}, "env_from[0]",
+     "expected {secretRef: {name}} or {configMapRef: {name}}"),
+    ({"env_from": [{"secretRef": {"name": "s"}, "configMapRef": {"name": "c"}}]}, "env_from[0]",
+     "expected {secretRef: {name}}"),
+    ({"env_from": [{"secretRef": {}}]}, "env_from[0].secretRef", "name required"),
+])
+def test_a_malformed_env_is_refused_when_the_config_loads_naming_file_and_key(
+        tmp_path, monkeypatch, options: dict[str, Any], key: str, why: str) -> None:
+    import re
+
+    from mlops_provider.config import load_model_config
+    from mlops_provider.exceptions import ConfigError
+    from tests.helpers.model_configs import write_credit_copy
+
+    write_credit_copy(tmp_path, "credit_env", deploy={"target": "kubernetes", "options": options})
+    monkeypatch.setenv("MLOPS_MODELS_DIR", str(tmp_path))
+    with pytest.raises(ConfigError) as refused:
+        load_model_config("credit_env", check_paths=False)
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'credit_env.yaml'}: key 'deploy.options.{key}': "), message
+    assert re.search(re.escape(why), message), message
+    with pytest.raises(DeploymentRefused, match=re.escape(f"deploy.options.{key}: ")):  # and by the target
+        from mlops_provider.deploy.kubernetes.options import KubernetesOptions
+
+        KubernetesOptions.parse("credit_env", options)
+
+
+def test_a_target_with_plain_env_only_refuses_a_secret_reference_at_load(tmp_path, monkeypatch) -> None:
+    from mlops_provider.config import load_model_config
+    from mlops_provider.exceptions import ConfigError
+    from tests.helpers.model_configs import write_credit_copy
+
+    secret = {"MLFLOW_TRACKING_PASSWORD": SECRET_ENV["MLFLOW_TRACKING_PASSWORD"]}
+    write_credit_copy(tmp_path, "credit_sm", deploy={"target": "sagemaker", "options": {"env": secret}})
+    monkeypatch.setenv("MLOPS_MODELS_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"key 'deploy.options.env.MLFLOW_TRACKING_PASSWORD': expected a plain "
+                                          r"value \(a string or a number\)"):
+        load_model_config("credit_sm", check_paths=False)

@@ -47,19 +47,25 @@ def common_labels(model: str) -> dict[str, str]:
 
 
 def render_container(model: str, version: str, options: KubernetesOptions) -> dict[str, Any]:
+    """The model server's container. `env` entries with `valueFrom` and `env_from` go to Kubernetes as they are, so
+    a credential stays in its Secret: the Deployment holds only the reference."""
     env = {**options.env, "MLOPS_MODEL": model, "MLOPS_VERSION": version}
-    return {
+    container: dict[str, Any] = {
         "name": "server",
         "image": options.image,
         "command": ["mlops", "serve", model, "--version", version, "--host", "0.0.0.0", "--port", str(options.port)],
         "ports": [{"name": "http", "containerPort": options.port, "protocol": "TCP"}],
-        "env": [{"name": name, "value": value} for name, value in sorted(env.items())],
+        "env": [{"name": name, **value} if isinstance(value, dict) else {"name": name, "value": value}
+                for name, value in sorted(env.items())],
         "resources": options.resources,
         "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "initialDelaySeconds": 5,
                            "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "initialDelaySeconds": 15,
                           "periodSeconds": 10, "failureThreshold": 3},
     }
+    if options.env_from:  # only when set: the config hash of a container without it stays as it was
+        container["envFrom"] = options.env_from
+    return container
 
 
 def config_hash(model: str, version: str, options: KubernetesOptions) -> str:

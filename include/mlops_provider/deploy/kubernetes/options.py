@@ -5,11 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from mlops_provider.deploy.options import Bad, TargetOptions, check_env, check_integer
+from mlops_provider.deploy.options import Bad, TargetOptions, check_integer
 
 DEFAULT_IMAGE = "ghcr.io/example/mlops-model-server:latest"
 DEFAULT_RESOURCES: dict[str, Any] = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
 ISTIO_KEYS = {"host", "hosts", "gateway"}
+# `env: {NAME: {valueFrom: {<source>: {...}}}}`: each source's required and optional fields, as Kubernetes has them.
+VALUE_FROM: dict[str, tuple[set[str], set[str]]] = {
+    "secretKeyRef": ({"name", "key"}, {"optional"}),
+    "configMapKeyRef": ({"name", "key"}, {"optional"}),
+    "fieldRef": ({"fieldPath"}, {"apiVersion"}),
+}
+ENV_FROM = ("secretRef", "configMapRef")  # `env_from: [{secretRef: {name, optional}}, ...]`, Kubernetes' envFrom
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,8 @@ class KubernetesOptions(TargetOptions):
     service_port: int = 80
     service_type: str = "ClusterIP"
     resources: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str | dict[str, Any]] = field(default_factory=dict)  # a value, or {"valueFrom": {...}}
+    env_from: list[dict[str, Any]] = field(default_factory=list)
     hpa: dict[str, int] | None = None
     rollout_timeout: float = 600.0
     progress_deadline: int = 300
@@ -57,13 +65,83 @@ class KubernetesOptions(TargetOptions):
             raise bad("previous_color", f"expected scale_down, keep or delete, got {values['previous_color']!r}")
         if "resources" in values and not isinstance(values["resources"], dict):
             raise bad("resources", "expected a mapping like {requests: {cpu: 250m}, limits: {memory: 1Gi}}")
-        check_env(values, bad)
+        cls.check_on_load(values, bad)
         if "hpa" in values:
             values["hpa"] = _parse_hpa(values["hpa"], bad)
             values.setdefault("replicas", values["hpa"]["min"])
         if "istio" in values:
             values["istio"] = _parse_istio(values["istio"], bad)
         return values
+
+    @classmethod
+    def check_on_load(cls, values: dict[str, Any], bad: Bad) -> None:
+        if "env" in values:
+            values["env"] = _parse_env(values["env"], bad)
+        if "env_from" in values:
+            values["env_from"] = _parse_env_from(values["env_from"], bad)
+
+
+def _parse_env(raw: Any, bad: Bad) -> dict[str, str | dict[str, Any]]:
+    """`deploy.options.env`: NAME -> a plain value (made a string), or NAME -> {valueFrom: {secretKeyRef: {name,
+    key}}} (or configMapKeyRef, fieldRef), passed to Kubernetes as it is."""
+    if not isinstance(raw, dict):
+        raise bad("env", f"expected a mapping of variable names to values or to {{valueFrom: ...}}, got {raw!r}")
+    env: dict[str, str | dict[str, Any]] = {}
+    for name, value in raw.items():
+        if not isinstance(name, str) or not name or "=" in name:
+            raise bad("env", f"{name!r} is not a variable name")
+        if isinstance(value, str | int | float):
+            env[name] = str(value)
+        elif isinstance(value, dict) and set(value) == {"valueFrom"}:
+            env[name] = {"valueFrom": _value_from(value["valueFrom"], bad, f"env.{name}.valueFrom")}
+        else:
+            raise bad(f"env.{name}", f"expected a plain value or {{valueFrom: {{secretKeyRef: {{name, key}}}}}} "
+                                     f"(or configMapKeyRef, fieldRef), got {value!r}")
+    return env
+
+
+def _value_from(raw: Any, bad: Bad, key: str) -> dict[str, Any]:
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in VALUE_FROM:
+        raise bad(key, f"expected one of {', '.join(VALUE_FROM)}, got {raw!r}")
+    source, ref = next(iter(raw.items()))
+    required, optional = VALUE_FROM[source]
+    return {source: _reference(ref, required, optional, bad, f"{key}.{source}")}
+
+
+def _parse_env_from(raw: Any, bad: Bad) -> list[dict[str, Any]]:
+    """`deploy.options.env_from`: Kubernetes' envFrom, a list of {secretRef: {name}} or {configMapRef: {name}}
+    (each with an optional `prefix`), every key of the Secret or ConfigMap becoming a variable."""
+    if not isinstance(raw, list):
+        raise bad("env_from", f"expected a list like [{{secretRef: {{name: my-secret}}}}], got {raw!r}")
+    sources = []
+    for index, entry in enumerate(raw):
+        key = f"env_from[{index}]"
+        kinds = [k for k in entry if k in ENV_FROM] if isinstance(entry, dict) else []
+        if len(kinds) != 1 or set(entry) - {*kinds, "prefix"}:
+            raise bad(key, f"expected {{secretRef: {{name}}}} or {{configMapRef: {{name}}}} (and an optional "
+                           f"prefix), got {entry!r}")
+        kind = kinds[0]
+        source: dict[str, Any] = {kind: _reference(entry[kind], {"name"}, {"optional"}, bad, f"{key}.{kind}")}
+        if "prefix" in entry:
+            if not isinstance(entry["prefix"], str) or not entry["prefix"] or "=" in entry["prefix"]:
+                raise bad(f"{key}.prefix", f"expected a variable name prefix, got {entry['prefix']!r}")
+            source["prefix"] = entry["prefix"]
+        sources.append(source)
+    return sources
+
+
+def _reference(raw: Any, required: set[str], optional: set[str], bad: Bad, key: str) -> dict[str, Any]:
+    """A reference to a Secret, ConfigMap or field: `required` names (non-empty strings), maybe `optional`
+    (true/false) or `apiVersion`."""
+    fields = ", ".join(sorted(required) + sorted(optional))
+    if not isinstance(raw, dict) or not required <= set(raw) <= required | optional:
+        raise bad(key, f"expected {{{fields}}} ({', '.join(sorted(required))} required), got {raw!r}")
+    for name, value in raw.items():
+        if name == "optional" and not isinstance(value, bool):
+            raise bad(f"{key}.optional", f"expected true or false, got {value!r}")
+        if name != "optional" and (not isinstance(value, str) or not value):
+            raise bad(f"{key}.{name}", f"expected a non-empty string, got {value!r}")
+    return dict(raw)
 
 
 def _parse_hpa(raw: Any, bad: Bad) -> dict[str, int]:

@@ -241,7 +241,8 @@ class LocalTarget(DeploymentTarget):
         options = LocalOptions.parse(model, config.deploy.options)
         port = options.port or free_port()
         admin_port = options.admin_port or free_port(avoid=port)
-        server = self.processes.start(model, port, admin_port, self.tracking_uri, self.admin.status)
+        server = self.processes.start(model, port, admin_port, self.tracking_uri, self.admin.status,
+                                      conn_id=config.data.conn_id)
         steps.append(f"started the model server (pid {server.pid}) at {server.url}, log {server.log}")
         recorded = recorded_version(client or self._client(), model, self.name)
         if recorded is not None:
