@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from mlops_provider import mlflow_auth
 from mlops_provider.exceptions import RegistryError
-from mlops_provider.hooks import mlflow as hook_module
 from mlops_provider.hooks.mlflow import MLflowHook, tracking_uri_from
 from tests.helpers.model_configs import write_credit_copy
 
@@ -38,12 +38,12 @@ def test_basic_auth_goes_to_a_header_not_the_environment(mlflow_server: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_AUTH", json.dumps(
         {"conn_type": "mlflow", "host": mlflow_server, "login": "ml", "password": "s3cret"}))
-    monkeypatch.setattr(hook_module, "_AUTH_BY_ORIGIN", {})
+    monkeypatch.setattr(mlflow_auth, "_AUTH_BY_ORIGIN", {})
     before = dict(os.environ)
     MLflowHook("mlflow_auth").get_conn()
     expected = "Basic " + base64.b64encode(b"ml:s3cret").decode()
-    assert hook_module._AUTH_BY_ORIGIN[hook_module.origin(mlflow_server)] == expected
-    assert hook_module.BasicAuthHeaderProvider().in_context()
+    assert mlflow_auth._AUTH_BY_ORIGIN[mlflow_auth.origin(mlflow_server)] == expected
+    assert mlflow_auth.BasicAuthHeaderProvider().in_context()
     assert dict(os.environ) == before, "credentials must not be written to os.environ"
 
 
@@ -89,7 +89,7 @@ def test_credentials_go_only_to_the_server_they_belong_to(recorders: list[Any],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A hook with a login to server A, then a hook without one to server B: B never sees A's credentials."""
     with_login, without = recorders
-    monkeypatch.setattr(hook_module, "_AUTH_BY_ORIGIN", {})
+    monkeypatch.setattr(mlflow_auth, "_AUTH_BY_ORIGIN", {})
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_A", json.dumps(
         {"conn_type": "mlflow", "host": f"http://127.0.0.1:{with_login.server_port}", "login": "ml",
          "password": "s3cret"}))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import sys
 import time
 from contextlib import contextmanager
 from functools import cached_property
@@ -13,51 +11,12 @@ from urllib.parse import urlsplit
 from airflow.sdk import BaseHook
 
 from mlops_provider.exceptions import RegistryError
+from mlops_provider.mlflow_auth import auth_header, register_basic_auth
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from types import FrameType
 
     from mlflow import MlflowClient
-
-# Basic-auth headers for MLflow requests made in this process, per server (`scheme://host:port`). MLflow reads
-# credentials from environment variables only, where every child process would inherit them; a request-header
-# provider (registered as an entry point) hands them over instead. MLflow does not tell a header provider where the
-# request goes, so the provider reads it from the MLflow call it serves (`http_request`'s `host_creds.host`) and
-# adds only that server's header: credentials never travel to another server. Fails closed: if a future MLflow
-# renames that argument, no header is added and the server answers 401.
-_AUTH_BY_ORIGIN: dict[str, str] = {}
-
-
-def origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _request_origin() -> str | None:
-    """The server of the MLflow request being prepared on this thread, found in the calling frames."""
-    frame: FrameType | None = sys._getframe(2)
-    for _ in range(6):
-        if frame is None:
-            return None
-        host = getattr(frame.f_locals.get("host_creds"), "host", None)
-        if isinstance(host, str):
-            return origin(host)
-        frame = frame.f_back
-    return None
-
-
-class BasicAuthHeaderProvider:
-    """MLflow `RequestHeaderProvider` adding the basic-auth header of the server a request goes to."""
-
-    def in_context(self) -> bool:
-        return bool(_AUTH_BY_ORIGIN)
-
-    def request_headers(self) -> dict[str, str]:
-        server = _request_origin()
-        header = _AUTH_BY_ORIGIN.get(server) if server else None
-        return {"Authorization": header} if header else {}
-
 
 def tracking_uri_from(host: str | None, port: int | None, schema: str | None, extra: dict[str, Any]) -> str:
     """Build the tracking URI from connection fields; `extra.tracking_uri` wins when set."""
@@ -120,13 +79,7 @@ class MLflowHook(BaseHook):
             from airflow.sdk.log import mask_secret
 
             mask_secret(conn.password)
-            token = base64.b64encode(f"{conn.login}:{conn.password}".encode()).decode()
-            mask_secret(token)
-            _AUTH_BY_ORIGIN[origin(self.tracking_uri)] = f"Basic {token}"
-
-    def _auth_headers(self) -> dict[str, str]:
-        header = _AUTH_BY_ORIGIN.get(origin(self.tracking_uri))
-        return {"Authorization": header} if header else {}
+            mask_secret(register_basic_auth(self.tracking_uri, conn.login, conn.password))
 
     def probe(self) -> None:
         """Fail fast, with backoff, when the tracking server does not answer (MLflow's own retries
@@ -137,7 +90,8 @@ class MLflowHook(BaseHook):
         last: Exception | None = None
         for attempt in range(1, self.probe_attempts + 1):
             try:
-                response = requests.get(f"{self.tracking_uri}/health", timeout=5, headers=self._auth_headers())
+                response = requests.get(f"{self.tracking_uri}/health", timeout=5,
+                                        headers=auth_header(self.tracking_uri))
                 if response.status_code < 500:
                     return
                 last = RuntimeError(f"HTTP {response.status_code}")

@@ -52,10 +52,10 @@ def test_of_all_connections_a_server_gets_only_its_models_data_connection() -> N
 
 
 def test_the_hooks_mlflow_login_goes_only_to_a_server_of_the_same_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlops_provider.hooks import mlflow as hook_module
+    from mlops_provider import mlflow_auth
 
     token = base64.b64encode(b"svc:s3cret:with-colon").decode()
-    monkeypatch.setattr(hook_module, "_AUTH_BY_ORIGIN", {"http://mlflow:5000": f"Basic {token}"})
+    monkeypatch.setattr(mlflow_auth, "_AUTH_BY_ORIGIN", {"http://mlflow:5000": f"Basic {token}"})
     env = server_env("http://MLflow:5000/", {})
     assert (env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"]) == ("svc", "s3cret:with-colon")
     other = server_env("http://other-mlflow:5000", {})

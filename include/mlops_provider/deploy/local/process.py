@@ -6,7 +6,6 @@ Per model, under the state dir: `<model>.json` (pid and its stamp, ports, log, t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -69,14 +68,9 @@ def mlflow_login(tracking_uri: str) -> dict[str, str]:
     start is a new process that talks to that one server, and MLflow takes credentials only from its environment:
     so that child, and no other, gets them there. Credentials in our own environment (MLFLOW_TRACKING_USERNAME and
     the like) are not passed on: nothing says which server they belong to."""
-    hook = sys.modules.get("mlops_provider.hooks.mlflow")  # loaded by the task that uses it; we import no Airflow
-    if hook is None:
-        return {}
-    header = hook._AUTH_BY_ORIGIN.get(hook.origin(tracking_uri), "")
-    if not header.startswith("Basic "):
-        return {}
-    user, _, password = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
-    return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
+    from mlops_provider.mlflow_auth import basic_auth_env
+
+    return basic_auth_env(tracking_uri)
 
 
 def default_state_dir() -> Path:
