@@ -13,7 +13,7 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/airf
 WORKDIR /opt/airflow
 COPY --chown=airflow:0 pyproject.toml README.md /opt/airflow/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
-RUN pip install --no-cache-dir --no-deps -e .
+RUN pip install --no-cache-dir --no-deps -e . && rm -rf include/*.egg-info
 
 # the project: DAGs, the UI plugin, the settings the airflow-init service applies
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/

@@ -14,6 +14,9 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	# the build leaves package metadata in include/, which is on sys.path: Airflow would see the package twice
+	# (and its plugin as registered twice); the installed metadata lives in the venv
+	rm -rf include/*.egg-info
 	touch $(STAMP)
 
 install: $(STAMP)
