@@ -47,9 +47,9 @@ def test_report_stores_the_check_and_links_the_report() -> None:
 
 def test_report_of_a_no_drift_check_is_logged_and_linked(mlflow_conn: str, private_model: Any) -> None:
     from mlflow import MlflowClient
-    from trained_versions import register_versions
 
     from mlops_provider.demo.traffic import send_traffic
+    from tests.helpers.trained_versions import register_versions
 
     model = private_model("report_no_drift")
     [version] = register_versions(model, mlflow_conn, [50])
