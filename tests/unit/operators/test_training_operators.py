@@ -31,7 +31,7 @@ def test_reference_profile_writer_logs_a_profile_the_monitor_can_load(mlflow_ser
 
     from mlops_provider.drift import ReferenceProfile
     from mlops_provider.monitoring import reference_profile_writer
-    from mlops_provider.training.run import PROFILE_ARTIFACT, tracking_uri
+    from mlops_provider.tracking import PROFILE_ARTIFACT, tracking_uri
 
     frame = pd.DataFrame({"income": [float(i) for i in range(200)], "colour": ["red", "blue"] * 100})
     write = reference_profile_writer()
