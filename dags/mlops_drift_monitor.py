@@ -11,7 +11,8 @@ Hourly, for every configured model (dynamic task mapping over `include/models/*.
    task's "Drift report" link opens it.
 3. **emit_drift_event**: on dataset drift, emits `x-mlops://<model>/drift` with the drift summary as
    extra, which starts `mlops_retraining`; a per-model cooldown (`drift.cooldown_minutes`) stops one
-   drift episode from starting a flood of retrains.
+   drift episode from starting a flood of retrains. It counts from the last drift event Airflow recorded,
+   so a try that fails after deciding to emit starts no cooldown, and its retry emits.
 
 Connection: `mlflow_default`. Inference windows: `data.inference` of each model config.
 """

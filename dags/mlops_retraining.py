@@ -10,8 +10,10 @@ Retrains one model on request; never on a clock. Started by
   "drift": {...}}`. The `dag_run_id` is the idempotency key: a repeated one answers 409.
 
 A request for a model retrained successfully less than `drift.cooldown_minutes` ago is recorded
-(this run) and skipped with the reason in the log; `manual` requests are never held back. At most one
-retraining runs at a time (`max_active_runs=1`), so two triggers never train a model twice at once.
+(this run) and skipped with the reason in the log; `manual` requests are never held back. A request
+without a model, or for a model that has no config, fails its `request` task once (no retry), naming the
+model. At most one retraining runs at a time (`max_active_runs=1`), so two triggers never train a model
+twice at once.
 
 Then the same per-model chain as `mlops_training` (one definition, `mlops_provider.pipeline`):
 **validate → train → evaluate → register → promote**, with the reason, the requester and the drift
@@ -63,10 +65,15 @@ def mlops_retraining() -> None:
 
         from mlops_provider.config import load_model_config
         from mlops_provider.cooldown import LAST_RETRAINING_VARIABLE, retraining_block
+        from mlops_provider.operators.base import fail_without_retry
         from mlops_provider.retraining import resolve_request
 
-        wanted = resolve_request(dict(params or {}), dag_run.conf if dag_run else None, triggering_asset_events)
-        config = load_model_config(wanted["model"], check_paths=False)
+        # a request for a missing or unknown model fails the same way on every try: fail once, so the
+        # requests queued behind this run (max_active_runs=1) are not held up by its retries
+        with fail_without_retry():
+            wanted = resolve_request(dict(params or {}), dag_run.conf if dag_run else None,
+                                     triggering_asset_events)
+            config = load_model_config(wanted["model"], check_paths=False)
         last = Variable.get(LAST_RETRAINING_VARIABLE.format(model=config.name), default=None)
         blocked = retraining_block(wanted, last_success=last, cooldown_minutes=config.drift.cooldown_minutes,
                                  now=datetime.now(UTC))

@@ -1,6 +1,8 @@
 """Cooldowns that keep one drift episode from starting a flood of actions: drift events and retraining runs.
 
-Plain functions over timestamps; the Airflow parts keep the last time in a Variable named by the templates here.
+Plain functions over timestamps. The Airflow parts find the last time: a drift event's in the asset events
+Airflow recorded (`EmitDriftEventOperator`), a successful retraining's in the Variable named here, written by the
+last task of a run whose whole chain succeeded.
 """
 
 from __future__ import annotations
@@ -8,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-LAST_DRIFT_EVENT_VARIABLE = "mlops_drift_last_event__{model}"
 LAST_RETRAINING_VARIABLE = "mlops_retrain_last_success__{model}"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,10 @@ from mlops_provider.tracking import (
 from mlops_provider.xcom import Registration, TrainingResult
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from mlflow import MlflowClient
+
 
 def _missing(err: Exception) -> bool:
     return getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
@@ -136,7 +138,10 @@ def record_decision(client: MlflowClient, model: str, version: str, decision: Ga
 
 
 def move_champion(client: MlflowClient, model: str, version: str) -> str | None:
-    """Point `champion` at `version`, keeping the old one as `previous_champion`. Returns the old one."""
+    """Point `champion` at `version`, keeping the old one as `previous_champion`. Returns the old one.
+
+    Call it holding `promotion_lock`, after judging `version` against the champion read under the same lock:
+    the alias itself has no compare-and-set."""
     old = alias_version(client, model, CHAMPION)
     if old == version:
         return alias_version(client, model, PREVIOUS)
@@ -144,6 +149,97 @@ def move_champion(client: MlflowClient, model: str, version: str) -> str | None:
         client.set_registered_model_alias(model, PREVIOUS, old)
     client.set_registered_model_alias(model, CHAMPION, version)  # the last step, always
     return old
+
+
+# -- one promotion of a model at a time ----------------------------------------------------------------------------
+#
+# `mlops_training` and `mlops_retraining` are different DAGs, so both can promote one model at once; each judges
+# its candidate against the champion it read, and moving an alias is a blind write. The read, the judgement and
+# the move must be one step per model, across processes and machines. MLflow has no compare-and-set on an alias,
+# but it has one atomic test-and-set: creating a registered model whose name exists fails (RESOURCE_ALREADY_EXISTS,
+# a unique key in the registry's database). The lock is a registered model named `mlops-lock.promote.<model>`,
+# created to take the lock and deleted to release it; its owner and the end of its lease are tags written in the
+# same insert, so the lock a killed worker left behind is broken when its lease ends.
+# An Airflow pool of one slot would serialize only the promote tasks the scheduler starts in that pool: not a
+# promotion started any other way (a test, a CLI, another Airflow), and a task in a pool nobody created never
+# runs. The lock lives where the alias lives, so it holds for every writer that goes through this module.
+
+LOCK_OWNER_TAG = "mlops.lock.owner"
+LOCK_EXPIRES_TAG = "mlops.lock.expires"  # unix time, seconds
+
+
+def promotion_lock_name(model: str) -> str:
+    return f"mlops-lock.promote.{model}"
+
+
+@contextmanager
+def promotion_lock(client: MlflowClient, model: str, *, owner: str, lease_seconds: float = 600,
+                   wait_seconds: float = 900, poll_seconds: float = 1.0) -> Iterator[None]:
+    """Hold `model`'s promotion lock for the block; wait for it up to `wait_seconds`, else RegistryError.
+
+    `owner` names the holder (e.g. the task instance); a lock with the same owner is taken over, so a retry of a
+    try that died holding it does not wait out the lease. Keep the block shorter than `lease_seconds`."""
+    name = promotion_lock_name(model)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        holder = _take_lock(client, name, owner, lease_seconds)
+        if holder == owner:
+            break
+        if time.monotonic() > deadline:
+            raise RegistryError(f"model '{model}': another promotion ({holder}) has held the promotion lock "
+                                f"{name} for over {wait_seconds:.0f}s")
+        time.sleep(poll_seconds)
+    try:
+        yield
+    finally:
+        _release_lock(client, name, owner)
+
+
+def _take_lock(client: MlflowClient, name: str, owner: str, lease_seconds: float) -> str | None:
+    """Try once; returns who holds the lock now (`owner` when we do), None when it was released meanwhile."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name, tags={LOCK_OWNER_TAG: owner,
+                                                   LOCK_EXPIRES_TAG: f"{time.time() + lease_seconds:.3f}"},
+                                       description="held while a promotion judges and moves `champion`")
+        return owner
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    tags = _lock_tags(client, name)
+    if tags is None:
+        return None
+    holder = tags.get(LOCK_OWNER_TAG, "unknown")
+    if holder != owner and float(tags.get(LOCK_EXPIRES_TAG) or 0) < time.time():
+        _release_lock(client, name, holder)  # its holder died; the next try takes it
+        return None
+    return holder
+
+
+def _lock_tags(client: MlflowClient, name: str) -> dict[str, str] | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return dict(client.get_registered_model(name).tags or {})
+    except MlflowException as err:
+        if _missing(err):
+            return None
+        raise
+
+
+def _release_lock(client: MlflowClient, name: str, owner: str) -> None:
+    """Delete the lock if `owner` still holds it (a lock broken and taken by another is theirs)."""
+    from mlflow.exceptions import MlflowException
+
+    tags = _lock_tags(client, name)
+    if tags is None or tags.get(LOCK_OWNER_TAG) != owner:
+        return
+    try:
+        client.delete_registered_model(name)
+    except MlflowException as err:
+        if not _missing(err):
+            raise
 
 
 # -- what the deployment targets serve: alias `serving_<target>`, the previous and failed versions as tags ---------

@@ -142,3 +142,35 @@ def test_inference_window_files_are_complete_and_listed_in_order(tmp_path: Path)
     assert list_windows(tmp_path, since=datetime(2026, 1, 1, 9, 30, tzinfo=UTC))[0].uri == later
     assert len(read_windows(windows)) == 4
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_drift_event_lost_to_a_crash_is_emitted_on_the_retry(private_model: Any, airflow_db: Path) -> None:
+    """Airflow records a task's outlet events only when the task succeeds: a try that decided to emit and then
+    died must not start the cooldown, or that drift episode goes unreported for the whole cooldown."""
+    from airflow.sdk import DAG
+
+    from mlops_provider.operators.drift import EmitDriftEventOperator
+    from tests.helpers.dag_db import write_to_db
+
+    model = private_model("credit_crash")
+    check = {"model": model, "version": "1", "windows": [], "window_start": datetime.now(UTC).isoformat(),
+             "rows": 400, "drifted": True,
+             "result": {"drift_share": 0.8, "columns": {"income": {"drifted": True}},
+                        "summary": "1 of 1 columns drifted"}}
+    tries: list[int] = []
+
+    def worker_lost_after_execute(context: Any, result: Any) -> None:
+        tries.append(context["ti"].try_number)
+        if len(tries) == 1:
+            raise RuntimeError("the worker died after execute, before the task instance succeeded")
+
+    with DAG(f"drift_event_crash_{model}", schedule=None, catchup=False) as dag:
+        EmitDriftEventOperator(task_id="emit_drift_event", check=check, retries=1, retry_delay=timedelta(0),
+                               post_execute=worker_lost_after_execute)
+    write_to_db(dag)
+    run = dag.test()
+
+    [ti] = run.get_task_instances()
+    assert (str(ti.state), ti.try_number, tries) == ("success", 2, [1, 2]), states(run)
+    assert ti.xcom_pull(task_ids="emit_drift_event")["emitted"] is True, "the retry must emit, not cool down"
+    assert [extra["drift_share"] for extra, _ in drift_events(model)] == [0.8]

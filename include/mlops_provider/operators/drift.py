@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.links import DriftReportLink
@@ -52,8 +52,8 @@ class ReportDriftOperator(ModelOperator):
 class EmitDriftEventOperator(ModelOperator):
     """On drift, emit the `x-mlops://<model>/drift` asset event with the drift summary as its extra; the
     retraining DAG runs on it. A per-model cooldown (`drift.cooldown_minutes`) keeps one drift episode
-    from emitting again and again: the time of the last event is kept in the Airflow Variable
-    `mlops_drift_last_event__<model>`. Returns `{model, drifted, emitted, reason}`.
+    from emitting again and again: it counts from the model's last drift event that Airflow recorded, read
+    back through the `mlops_drift` alias (an inlet of this task). Returns `{model, drifted, emitted, reason}`.
 
     :param check: the result of `ReportDriftOperator` (or `DriftSensor`) (templated).
     :param model: not needed: the model is read from `check`.
@@ -71,11 +71,11 @@ class EmitDriftEventOperator(ModelOperator):
         self.check = check
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.sdk import AssetAlias, Variable
+        from airflow.sdk import AssetAlias
 
         from mlops_provider.assets import drift_asset
         from mlops_provider.config import load_model_config
-        from mlops_provider.cooldown import LAST_DRIFT_EVENT_VARIABLE, drift_event_block
+        from mlops_provider.cooldown import drift_event_block
         from mlops_provider.monitoring import drift_summary
 
         check: DriftCheck = self.check
@@ -85,15 +85,32 @@ class EmitDriftEventOperator(ModelOperator):
             return {"model": model, "drifted": False, "emitted": False, "reason": "no drift"}
         with fail_without_retry():
             config = load_model_config(model, check_paths=False)
-        key = LAST_DRIFT_EVENT_VARIABLE.format(model=model)
         now = datetime.now(UTC)
-        reason = drift_event_block(model, last_event=Variable.get(key, default=None),
+        since = now - timedelta(minutes=config.drift.cooldown_minutes)
+        reason = drift_event_block(model, last_event=self._last_event(drift_asset(model).uri, since),
                                    cooldown_minutes=config.drift.cooldown_minutes, now=now)
         if reason:
             self.log.warning("Model %s: %s", model, reason)
             return {"model": model, "drifted": True, "emitted": False, "reason": reason}
         summary = drift_summary(check)
         context["outlet_events"][AssetAlias(DRIFT_ALIAS)].add(drift_asset(model), extra=summary)
-        Variable.set(key, now.isoformat())
         self.log.info("Model %s: drift event emitted: %s", model, summary["summary"])
         return {"model": model, "drifted": True, "emitted": True, "reason": summary["summary"]}
+
+    @staticmethod
+    def _last_event(uri: str, since: datetime) -> str | None:
+        """The time of the newest drift event of `uri` since `since` that Airflow recorded, or None.
+
+        The cooldown must start only once an event is durable, and Airflow records a task's outlet events
+        only when the task instance succeeds. A cooldown kept apart (a Variable written in `execute`) would
+        start even when the try then died before succeeding, and silence that drift episode for the whole
+        cooldown; reading the recorded events back makes the event and its cooldown one fact.
+
+        Read through the alias, not `context["inlet_events"]`: a mapped task's context is built from the
+        mapped task's inlets, so an inlet this operator added to itself would not be there; and by the
+        alias rather than the asset, whose events Airflow returns only while a DAG schedules on it."""
+        from airflow.sdk.execution_time.context import InletEventsAccessor
+
+        events = InletEventsAccessor(alias_name=DRIFT_ALIAS).after(since.isoformat())
+        times = [event.timestamp for event in events if event.asset.uri == uri]
+        return max(times).isoformat() if times else None

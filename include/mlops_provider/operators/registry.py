@@ -58,6 +58,11 @@ class PromoteModelOperator(ModelOperator):
     moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
     the task succeeds, saying why. A promotion emits the `x-mlops://<model>/champion` asset event.
 
+    One promotion of a model at a time, whichever DAG runs it: reading the champion, judging the
+    candidate against it and moving the alias happen under the model's promotion lock
+    (`registry.promotion_lock`). A promotion that waited for another is scored again against the
+    champion that one left, so its decision names the champion it really replaces.
+
     :param model: name of the model's config file in `include/models/` (templated).
     :param registration: the result of `RegisterModelOperator` (templated).
     :param evaluation: the result of `EvaluateModelOperator`; scored again when the champion moved since
@@ -78,12 +83,21 @@ class PromoteModelOperator(ModelOperator):
         self.evaluation = evaluation
 
     def execute(self, context: Any) -> Promotion:
-        from mlops_provider.registry import alias_version, decide, move_champion, record_decision
-        from mlops_provider.tracking import CHAMPION
+        from mlops_provider.registry import promotion_lock
 
         with fail_without_retry():
             config = self.load_config()
         client = self.hook.get_conn()
+        with promotion_lock(client, config.name, owner=f"{self.dag_id}/{context['run_id']}/{self.task_id}"):
+            result = self._promote(context, config, client)
+        if result["promoted"]:
+            self._emit_champion_event(context, result)
+        return result
+
+    def _promote(self, context: Any, config: Any, client: Any) -> Promotion:
+        from mlops_provider.registry import alias_version, decide, move_champion, record_decision
+        from mlops_provider.tracking import CHAMPION
+
         version, evaluation = self.registration["version"], self.evaluation
         champion_now = alias_version(client, config.name, CHAMPION)
         if champion_now not in (evaluation.get("champion_version"), version):
@@ -101,7 +115,6 @@ class PromoteModelOperator(ModelOperator):
                              decision.reason, evaluation.get("champion_version"))
             return result
         result["previous_champion"] = move_champion(client, config.name, version)
-        self._emit_champion_event(context, result)
         self.log.info("Model %s v%s is champion: %s", config.name, version, decision.reason)
         return result
 
