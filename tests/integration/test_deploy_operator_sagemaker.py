@@ -14,6 +14,7 @@ import pendulum
 import pytest
 import yaml
 
+from tests.helpers.dag_db import write_to_db
 from tests.helpers.deploy_registry import register_versions
 from tests.helpers.moto_stand_in import aws_connection, moto_server
 
@@ -64,17 +65,6 @@ def fired_triggers(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(sdk_dag, "_run_inline_trigger", run_inline)
     return fired
-
-
-def write_to_db(dag: Any) -> None:
-    """Serialize a DAG defined in a test into the metadata DB, as the DAG processor would for a DAG file."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=str(Path(__file__).parent), collect_dags=False)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
 
 
 def test_a_deferrable_deploy_creates_the_endpoint_waits_in_the_trigger_and_records_it(

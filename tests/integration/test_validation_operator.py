@@ -9,6 +9,8 @@ from typing import Any
 import pendulum
 import pytest
 
+from tests.helpers.dag_db import write_to_db
+
 pytest.importorskip("great_expectations")
 
 MODEL = "credit_default"
@@ -47,18 +49,6 @@ def validation_runs(tracking_uri: str, dag_run_id: str) -> list[Any]:
     assert experiment is not None
     return client.search_runs([experiment.experiment_id],
                               filter_string=f"tags.`mlops.dag_run_id` = '{dag_run_id}'")
-
-
-def write_to_db(dag: Any) -> None:
-    """Serialize a DAG defined in a test into the metadata DB, as the DAG processor would for a DAG file
-    (`dag.test()` in Airflow 3 runs what the DB holds, and only syncs the configured bundles itself)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()  # the DAG row refers to its bundle's row
-    bag = DagBag(dag_folder=str(Path(__file__).parent), collect_dags=False)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
 
 
 def test_dag_test_validates_the_training_batch(airflow_db: Path, demo_env: Path, mlflow_conn: str) -> None:
