@@ -28,15 +28,14 @@ def log_drift_report(config: ModelConfig, client: MlflowClient, check: dict[str,
     from evidently.presets import DataDriftPreset
 
     from mlops_provider.data import read_table
-    from mlops_provider.inference_log import inference_uri, list_windows
+    from mlops_provider.inference_log import windows_at
     from mlops_provider.monitoring import current_features, training_data_uri
 
     reference = read_table(training_data_uri(client, config, check["version"]), conn_id=config.data.conn_id,
                            what=f"model '{config.name}': training data")[config.features.all]
     if len(reference) > REPORT_REFERENCE_ROWS:
         reference = reference.sample(REPORT_REFERENCE_ROWS, random_state=0)
-    wanted = set(check["windows"])
-    windows = [w for w in list_windows(str(inference_uri(config))) if w.uri in wanted]
+    windows = windows_at(check["windows"], conn_id=config.data.conn_id)
     current = current_features(config, windows)
     snapshot = Report([DataDriftPreset(drift_share=config.drift.drift_share)]).run(
         current_data=current, reference_data=reference)

@@ -180,6 +180,12 @@ def list_windows(folder: Any, *, since: datetime | None = None, conn_id: str | N
     return sorted(found, key=lambda w: (w.start, w.uri))
 
 
+def windows_at(uris: list[str], conn_id: str | None = None) -> list[WindowFile]:
+    """The windows named by `uris` (a trigger's or a check's), oldest first, without listing any folder."""
+    found = [w for w in (_window(as_path(uri, conn_id)) for uri in uris) if w is not None]
+    return sorted(found, key=lambda w: (w.start, w.uri))
+
+
 def recent_windows(folder: Any, *, minutes: int, now: datetime | None = None,
                    conn_id: str | None = None) -> list[WindowFile]:
     """The windows of the last `minutes` (the monitor's current data)."""

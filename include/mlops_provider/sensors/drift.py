@@ -107,12 +107,10 @@ class DriftSensor(MLflowHookMixin, BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=self._check(config, windows))
 
     def _check(self, config: Any, window_uris: list[str]) -> DriftCheck:
-        from mlops_provider.inference_log import WindowFile, list_windows
+        from mlops_provider.inference_log import windows_at
         from mlops_provider.monitoring import check_drift
 
-        wanted = set(window_uris)
-        folder, _, _ = self._window(config)
-        windows: list[WindowFile] = [w for w in list_windows(folder, conn_id=config.data.conn_id) if w.uri in wanted]
+        windows = windows_at(window_uris, conn_id=config.data.conn_id)
         with fail_without_retry():
             check = check_drift(config, self.hook.get_conn(), windows)
         self.log.info("Model %s v%s, %d rows: %s", config.name, check["version"], check["rows"],

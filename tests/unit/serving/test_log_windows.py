@@ -74,6 +74,20 @@ def test_a_recent_listing_lists_only_the_folders_in_range(tmp_path: Path, monkey
     assert len(listed) > 80  # listing all really is the expensive walk
 
 
+def test_a_check_opens_the_windows_it_was_given_without_listing(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drift check and its report get the trigger's window URIs: they open those, and list no folder."""
+    from airflow.sdk import ObjectStoragePath
+
+    older = window(tmp_path, start=NOW - timedelta(hours=3))
+    newer = window(tmp_path, rows=4)
+    listed: list[str] = []
+    monkeypatch.setattr(ObjectStoragePath, "iterdir", lambda self: listed.append(str(self.path)) or iter(()))
+    found = inference_log.windows_at([newer, older, str(tmp_path / "notes.txt")])
+    assert [w.uri for w in found] == [older, newer] and listed == []
+    assert len(inference_log.read_windows(found)) == 7
+
+
 def test_corrupt_and_empty_windows_are_skipped_with_a_warning_naming_them(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from mlops_provider.config import load_model_config
