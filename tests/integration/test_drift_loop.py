@@ -72,6 +72,8 @@ def test_drift_monitor_emits_event_once_then_cools_down_and_retraining_records_r
     send_traffic(trained, tracking_uri=mlflow_conn, rows=400, drift=0.9, seed=12)
     second = load_dag("mlops_drift_monitor").test()
     assert str(second.state) == "success", states(second)
+    labels = {ti.task_id: ti.rendered_map_index for ti in second.get_task_instances()}
+    assert labels == dict.fromkeys(("check_drift", "drift_report", "emit_drift_event"), trained), labels
     events = drift_events(trained)
     assert len(events) == 1
     extra = events[0][0]
