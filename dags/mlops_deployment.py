@@ -36,6 +36,7 @@ MODELS = model_names()
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    description="Deploy a new champion (or a version by hand): deploy, verify, shift traffic or roll back.",
     doc_md=__doc__,
     tags=["mlops", "deployment"],
     default_args=default_args(retries=1, backoff=False),
@@ -66,7 +67,7 @@ def mlops_deployment() -> None:
 
     deployed = DeployModelOperator.partial(task_id="deploy", map_index_template="{{ task.model }}").expand_kwargs(
         release())
-    verify.expand(result=deployed.output)
+    verify.override(map_index_template="{{ task.op_kwargs['result']['model'] }}").expand(result=deployed.output)
 
 
 mlops_deployment()

@@ -27,23 +27,29 @@ from mlops_provider.operators.drift import DRIFT_ALIAS, EmitDriftEventOperator, 
 from mlops_provider.sensors.drift import DriftSensor
 from mlops_provider.settings import default_args, model_names
 
+BY_CHECKED_MODEL = "{{ task.check['model'] }}"
+
 
 @dag(
     # every hour at :05. catchup=False: unpausing runs at most the latest slot, never a backlog.
     schedule=CronTriggerTimetable("5 * * * *", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
+    description="Hourly: drift of each model's latest inference window, Evidently report, drift event.",
     doc_md=__doc__,
     tags=["mlops", "drift", "monitoring"],
     default_args=default_args(timeout_minutes=15, backoff=False),
 )
 def mlops_drift_monitor() -> None:
+    # mapped tasks are labelled by model in the grid (`drift_report [credit_default]`, not `[1]`)
     check = DriftSensor.partial(
         task_id="check_drift", timeout=45 * 60, poke_interval=60, execution_timeout=timedelta(minutes=55),
+        map_index_template="{{ task.model }}",
     ).expand(model=model_names())
-    report = ReportDriftOperator.partial(task_id="drift_report").expand(check=check.output)
-    EmitDriftEventOperator.partial(task_id="emit_drift_event", outlets=[AssetAlias(DRIFT_ALIAS)]).expand(
-        check=report.output)
+    report = ReportDriftOperator.partial(task_id="drift_report", map_index_template=BY_CHECKED_MODEL).expand(
+        check=check.output)
+    EmitDriftEventOperator.partial(task_id="emit_drift_event", outlets=[AssetAlias(DRIFT_ALIAS)],
+                                   map_index_template=BY_CHECKED_MODEL).expand(check=report.output)
 
 
 mlops_drift_monitor()

@@ -40,12 +40,16 @@ MODELS = model_names()
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    description="Retrain one model on a drift event or a REST/UI request: validate, train, gate, promote.",
     doc_md=__doc__,
     tags=["mlops", "training", "retraining"],
     default_args=default_args(),
     params={
-        "model": Param(None, type=["null", "string"], enum=[None, *MODELS], title="Model",
-                       description="Which configured model to retrain (include/models/<model>.yaml)."),
+        # Required, yet null is valid: a drift-event run has no conf, and Airflow validates every run's params
+        # (the model then comes from the event). So the configured names are `examples` (the form proposes them,
+        # without a null choice) and a `pattern` rejects any other name; a run without one fails `request` once.
+        "model": Param(None, type=["null", "string"], examples=MODELS, pattern=f"^({'|'.join(MODELS)})$",
+                       title="Model", description="Which configured model to retrain (include/models/<model>.yaml)."),
         "reason": Param("manual", type="string", enum=list(REASONS), title="Reason",
                         description="Why: recorded as the new version's mlops.reason tag."),
         "requested_by": Param("ui", type="string", pattern=REQUESTED_BY_PATTERN, title="Requested by",

@@ -26,6 +26,7 @@ from mlops_provider.settings import default_args, model_names
     schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
     catchup=False,
     max_active_runs=1,
+    description="Weekly: validate, train, evaluate, register and promote every configured model.",
     doc_md=__doc__,
     tags=["mlops", "training"],
     default_args=default_args(),

@@ -13,13 +13,15 @@ if TYPE_CHECKING:
 
     from mlops_provider.config import ModelConfig
 
+ARTIFACT_DIR = "drift"
+REPORT_ARTIFACT = f"{ARTIFACT_DIR}/drift_report.html"  # what the "Drift report" link opens
 REPORT_REFERENCE_ROWS = 20_000  # a larger training set is sampled down: the report's cost grows with it
 
 
 def log_drift_report(config: ModelConfig, client: MlflowClient, check: dict[str, Any], *,
                      dag_run_id: str) -> tuple[str, str]:
-    """Run Evidently on (training data sample, checked windows), log HTML + JSON to a `drift-report-<model>`
-    run of experiment `mlops/<model>`; returns (run id, experiment id)."""
+    """Run Evidently on (training data sample, checked windows), log HTML (`REPORT_ARTIFACT`) + JSON to a
+    `drift-report-<model>` run of experiment `mlops/<model>`; returns (run id, experiment id)."""
     import tempfile
     from pathlib import Path
 
@@ -44,11 +46,11 @@ def log_drift_report(config: ModelConfig, client: MlflowClient, check: dict[str,
             "mlops.served_version": str(check["version"]), "mlops.drifted": str(check["drifted"]).lower()}
     with mlflow.start_run(run_name=f"drift-report-{config.name}", tags=tags) as run, \
             tempfile.TemporaryDirectory() as tmp:
-        html, raw = Path(tmp) / "drift_report.html", Path(tmp) / "drift_report.json"
-        snapshot.save_html(str(html))
+        html, raw = Path(tmp) / REPORT_ARTIFACT.rpartition("/")[2], Path(tmp) / "drift_report.json"
+        snapshot.save_html(str(html))  # self-contained: Evidently inlines its scripts and styles
         raw.write_text(snapshot.json())
-        mlflow.log_artifact(str(html), artifact_path="drift")
-        mlflow.log_artifact(str(raw), artifact_path="drift")
-        mlflow.log_dict(check["result"], "drift/engine_result.json")
+        mlflow.log_artifact(str(html), artifact_path=ARTIFACT_DIR)
+        mlflow.log_artifact(str(raw), artifact_path=ARTIFACT_DIR)
+        mlflow.log_dict(check["result"], f"{ARTIFACT_DIR}/engine_result.json")
         mlflow.log_metrics({"drift_share": float(check["result"]["drift_share"]), "rows": float(check["rows"])})
     return run.info.run_id, experiment.experiment_id

@@ -10,6 +10,13 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
 
+def artifact_url(run_url: str, path: str) -> str:
+    """The MLflow UI page that opens one artifact file of a run (`path`, e.g. `drift/drift_report.html`) and renders
+    it, HTML included; the same route MLflow's UI builds (`getRunPageRoute(experiment, run, artifactPath)`).
+    `run_url` is `MLflowHook.run_url(...)`. Without `path` the page lists the run's artifacts instead."""
+    return f"{run_url}/artifacts/{path.strip('/')}"
+
+
 class XComUrlLink(BaseOperatorLink):
     """A link whose URL the task pushed to XCom under `key` (empty until the task has run)."""
 

@@ -4,15 +4,34 @@ mlops_retraining, against a real MLflow server and real Airflow (dag.test())."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+
+from tests.helpers.html_refs import external_loads
 
 
 def states(run: Any) -> dict[str, str]:
     return {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
+
+
+def open_report(url: str, server: str) -> str:
+    """The HTML report a "Drift report" URL opens: the URL is MLflow's UI page of one artifact file
+    (`#/experiments/<id>/runs/<run>/artifacts/<path>`), whose viewer fetches the file from `get-artifact`."""
+    page = re.fullmatch(rf"{re.escape(server)}/#/experiments/(\d+)/runs/([0-9a-f]+)/artifacts/(.+)", url)
+    assert page, f"not the UI page of an artifact file: {url}"
+    ui = requests.get(url, timeout=30)
+    assert ui.status_code == 200 and ui.headers["content-type"].startswith("text/html")
+    _, run_id, path = page.groups()
+    artifact = requests.get(f"{server}/get-artifact", params={"path": path, "run_uuid": run_id}, timeout=60)
+    assert artifact.status_code == 200, f"{path} of run {run_id}: HTTP {artifact.status_code}"
+    assert artifact.headers["content-type"].startswith("text/html"), artifact.headers["content-type"]
+    assert artifact.text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")), artifact.text[:200]
+    return artifact.text
 
 
 def drift_events(model: str) -> list[Any]:
@@ -53,12 +72,16 @@ def test_drift_monitor_emits_event_once_then_cools_down_and_retraining_records_r
     send_traffic(trained, tracking_uri=mlflow_conn, rows=400, drift=0.9, seed=12)
     second = load_dag("mlops_drift_monitor").test()
     assert str(second.state) == "success", states(second)
+    labels = {ti.task_id: ti.rendered_map_index for ti in second.get_task_instances()}
+    assert labels == dict.fromkeys(("check_drift", "drift_report", "emit_drift_event"), trained), labels
     events = drift_events(trained)
     assert len(events) == 1
     extra = events[0][0]
     assert extra["model"] == trained and extra["version"] == "1"
     assert extra["drift_share"] >= 0.5 and extra["drifted_columns"]
-    assert "/artifacts" in extra["report_url"]
+    report = open_report(extra["report_url"], mlflow_conn)
+    assert "income" in report and "drift" in report.lower()
+    assert external_loads(report) == [], "the drift report must render without the internet"
     report_runs = client.search_runs(
         [client.get_experiment_by_name(f"mlops/{trained}").experiment_id],
         filter_string="tags.`mlops.stage` = 'drift'")

@@ -10,6 +10,7 @@ import pendulum
 import pytest
 
 from tests.helpers.dag_db import write_to_db
+from tests.helpers.html_refs import external_loads
 
 pytest.importorskip("great_expectations")
 
@@ -87,6 +88,7 @@ def test_success_returns_summary_and_logs_artifacts(tmp_path: Path, demo_env: Pa
     assert logged["success"] is True and logged["statistics"]["evaluated_expectations"] == 44
     page = download(mlflow_conn, result["run_id"], "validation/data_docs.html", tmp_path).read_text()
     assert "Evaluated Expectations" in page and "values must" in page  # rendered by GE, not by us
+    assert external_loads(page) == [], "the logged page must render without the internet"
 
 
 def download(tracking_uri: str, run_id: str, path: str, folder: Path) -> Path:

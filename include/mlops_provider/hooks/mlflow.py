@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
+import warnings
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
 
+
 def tracking_uri_from(host: str | None, port: int | None, schema: str | None, extra: dict[str, Any]) -> str:
     """Build the tracking URI from connection fields; `extra.tracking_uri` wins when set."""
     if extra.get("tracking_uri"):
@@ -29,6 +33,49 @@ def tracking_uri_from(host: str | None, port: int | None, schema: str | None, ex
     parts = urlsplit(host)
     netloc = parts.netloc if parts.port or not port else f"{parts.netloc}:{port}"
     return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+# MLflow's download progress bars (one stderr line per file) and its "View run" links (the operators log the
+# run's URL with their own message); `fluent()` switches them off for its block unless the deployment sets them.
+QUIET_MLFLOW_ENV = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+
+
+def _route_library_output() -> None:
+    """Keep what MLflow and the libraries under it write out of the task log's ERROR and warning lines.
+
+    - `import mlflow` gives the `mlflow` logger its own handler on stderr, and Airflow's task runner records a
+      task's stderr as ERROR: "Waiting up to 300 seconds for model version ..." showed red in successful tasks.
+      Without that handler the records reach the task log through the root logger, at their own level.
+    - skops, which MLflow uses to save and load our models, finds the module of each scipy ufunc by looking the
+      name up in every loaded module (`skops.io._utils.whichmodule`, once per process at import); each of
+      Airflow's moved-module shims (`airflow.utils.timezone`, ...) answers every such probe with a
+      DeprecatedImportWarning: ~1,160 lines in a `train` log. Only those probes are ignored: a real use of a
+      deprecated Airflow path still warns.
+
+    Idempotent; it changes only this (task) process.
+    """
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    mlflow_logger = logging.getLogger("mlflow")
+    mlflow_logger.handlers = [h for h in mlflow_logger.handlers
+                              if getattr(h, "stream", None) is not MLFLOW_LOGGING_STREAM]
+    mlflow_logger.propagate = True
+    try:
+        from airflow.utils.deprecation_tools import DeprecatedImportWarning
+    except ImportError:  # a worker with the Task SDK only has no shims to probe
+        return
+    warnings.filterwarnings("ignore", category=DeprecatedImportWarning, module=r"skops\.")
+
+
+@contextmanager
+def _quiet_mlflow_env() -> Iterator[None]:
+    unset = [name for name in QUIET_MLFLOW_ENV if name not in os.environ]
+    os.environ.update({name: QUIET_MLFLOW_ENV[name] for name in unset})
+    try:
+        yield
+    finally:
+        for name in unset:
+            os.environ.pop(name, None)
 
 
 class MLflowHook(BaseHook):
@@ -110,6 +157,7 @@ class MLflowHook(BaseHook):
         """An `MlflowClient` bound to this connection's tracking and registry URI."""
         from mlflow import MlflowClient
 
+        _route_library_output()
         self._register_auth()
         self.probe()
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
@@ -120,12 +168,13 @@ class MLflowHook(BaseHook):
 
         `mlflow.set_tracking_uri` and `set_registry_uri` also write MLFLOW_TRACKING_URI and
         MLFLOW_REGISTRY_URI into os.environ; both they and MLflow's globals are restored on exit.
-        The URI never carries credentials.
+        The URI never carries credentials. MLflow's progress bars and run links are off inside the block
+        (`QUIET_MLFLOW_ENV`).
         """
         from mlops_provider.tracking import tracking_uri
 
         client = self.get_conn()
-        with tracking_uri(self.tracking_uri):
+        with tracking_uri(self.tracking_uri), _quiet_mlflow_env():
             yield client
 
     def test_connection(self) -> tuple[bool, str]:

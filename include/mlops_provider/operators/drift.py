@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider.links import DriftReportLink
+from mlops_provider.links import DriftReportLink, artifact_url
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
 
 if TYPE_CHECKING:
@@ -17,7 +17,8 @@ DRIFT_ALIAS = "mlops_drift"
 class ReportDriftOperator(ModelOperator):
     """Render Evidently's DataDriftPreset report (HTML and JSON) for the window a `DriftSensor` checked,
     against the served version's training data, and log both to MLflow (run `drift-report` in experiment
-    `mlops/<model>`). The "Drift report" extra link opens it. Returns the check plus `report_url`.
+    `mlops/<model>`). The "Drift report" extra link opens the HTML report in MLflow's UI. Returns the check
+    plus `report_url`.
 
     The verdict stays the engine's (in `check`); Evidently is the readable explanation.
 
@@ -36,14 +37,14 @@ class ReportDriftOperator(ModelOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops_provider.config import load_model_config
-        from mlops_provider.drift_report import log_drift_report
+        from mlops_provider.drift_report import REPORT_ARTIFACT, log_drift_report
 
         check = dict(self.check)
         with fail_without_retry():
             config = load_model_config(check["model"], check_paths=False)
         with self.hook.fluent() as client:
             run_id, experiment_id = log_drift_report(config, client, check, dag_run_id=context["run_id"])
-        url = f"{self.hook.run_url(experiment_id, run_id)}/artifacts"
+        url = artifact_url(self.hook.run_url(experiment_id, run_id), REPORT_ARTIFACT)
         DriftReportLink.persist(context, url)
         self.log.info("Model %s drift report: %s", config.name, url)
         return {**check, "report_url": url, "report_run_id": run_id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider.links import DataDocsLink
+from mlops_provider.links import DataDocsLink, artifact_url
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class ValidateDataOperator(ModelOperator):
                 logged = log_report(report, client, experiment_name=config.experiment_name,
                                     dag_run_id=context["run_id"], data_uri=str(uri), digest=digest)
         run_url = self.hook.run_url(logged["experiment_id"], logged["run_id"])
-        url = f"{run_url}/artifacts/{logged['data_docs_artifact']}"
+        url = artifact_url(run_url, logged["data_docs_artifact"])
         DataDocsLink.persist(context, url)
         summary.update(result_uri=logged["result_uri"], run_id=logged["run_id"], data_docs_url=url)
         self.log.info("Validation summary: %s", json.dumps(summary, default=str))

@@ -123,8 +123,10 @@ def _copies(suite: gx.ExpectationSuite) -> list[Any]:
 
 
 def _build_data_docs(context: Any, folder: Path) -> Path:
-    """Render GE's Data Docs site into `folder`; the validation page (a single HTML file that loads its
-    styles from CDNs) is what we return."""
+    """Render GE's Data Docs site into `folder`; the validation page, made self-contained (GE's loads its
+    styles and scripts from CDNs), is what we return."""
+    from mlops_provider.validation.data_docs import self_contained
+
     folder.mkdir(parents=True, exist_ok=True)
     context.add_data_docs_site("mlops", {
         "class_name": "SiteBuilder",
@@ -135,4 +137,6 @@ def _build_data_docs(context: Any, folder: Path) -> Path:
     pages = sorted((folder / "validations").rglob("*.html"))
     if not pages:
         raise RuntimeError(f"Great Expectations built no validation page under {folder}")
-    return pages[-1]
+    page = pages[-1]
+    page.write_text(self_contained(page.read_text(encoding="utf-8")), encoding="utf-8")
+    return page
