@@ -19,6 +19,7 @@ DELEGATED = {
     "monitor": ("mlops_provider.client.cli", "monitor_main", "watch a model's inference log; trigger on drift"),
     "serve": ("mlops_provider.serving.cli", "serve_main", "run the local model server for a model"),
     "drift": ("mlops_provider.drift.cli", "main", "compare two data files (or a profile and a file) for drift"),
+    "rollback": ("mlops_provider.client.cli", "rollback_main", "deploy an earlier version over Airflow's REST API"),
 }
 
 

@@ -69,8 +69,10 @@ class FakeAirflow:
         return str(claims["sub"]) if claims["exp"] > time.time() else None
 
 
-def _conf_problem(conf: Any, models: tuple[str, ...]) -> str | None:
-    """What Airflow (Params + our conf guard) answers for a conf that breaks the retraining contract."""
+def _conf_problem(dag: str, conf: Any, models: tuple[str, ...]) -> str | None:
+    """What Airflow (Params + our conf guard) answers for a conf that breaks the DAG's contract."""
+    if dag == "mlops_deployment":
+        return _deployment_conf_problem(conf, models)
     unknown = sorted(set(conf or {}) - CONF_KEYS)
     if unknown:
         return f"Invalid input for conf: unknown key(s) {unknown}; allowed keys: {sorted(CONF_KEYS)}"
@@ -79,6 +81,17 @@ def _conf_problem(conf: Any, models: tuple[str, ...]) -> str | None:
     if conf.get("reason") not in REASONS:
         return (f"Invalid input for param reason: {conf.get('reason')!r} is not one of {list(REASONS)}\n\n"
                 "Failed validating 'enum' in schema")
+    return None
+
+
+def _deployment_conf_problem(conf: Any, models: tuple[str, ...]) -> str | None:
+    """mlops_deployment's Params: `model` one of the models (or null), `version` digits (or null)."""
+    conf = conf or {}
+    if conf.get("model") not in (None, *models):
+        return f"Invalid input for param model: {conf.get('model')!r} is not one of {[None, *models]}"
+    version = conf.get("version")
+    if version is not None and not (isinstance(version, str) and re.match(r"^[0-9]+$", version)):
+        return f"Invalid input for param version: {version!r} does not match '^[0-9]+$'"
     return None
 
 
@@ -153,7 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
         if trigger and method == "POST":
             if user in fake.read_only:
                 return 403, {"detail": "Forbidden"}
-            problem = _conf_problem(body.get("conf"), fake.models)
+            problem = _conf_problem(dag, body.get("conf"), fake.models)
             if problem:
                 return 400, {"detail": problem}
             key = (dag, body["dag_run_id"])

@@ -1,6 +1,7 @@
-"""`mlops trigger` and `mlops monitor`: command lines for monitors that start retraining over Airflow's REST API.
+"""`mlops trigger`, `mlops monitor` and `mlops rollback`: command lines that start DAG runs over Airflow's REST API.
 
-Exit codes: 0 success (including "already triggered"), 1 the request or the run failed, 2 bad usage.
+Exit codes: 0 success (including "already triggered"), 1 the request or the run failed, 2 bad usage
+(`mlops rollback`: also a request Airflow refused, e.g. an unknown model).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from mlops_provider.retraining import REASONS, REQUESTED_BY_PATTERN
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
+DEPLOYMENT_DAG = "mlops_deployment"
+VERSION = re.compile(r"^[0-9]+$")  # the `version` param of mlops_deployment
 ENVIRONMENT = f"""\
 environment:
   {ENV_URL}       Airflow base URL when --url is not given (default {DEFAULT_URL})
@@ -74,6 +78,44 @@ def trigger_main(argv: list[str] | None = None) -> int:
     return EXIT_OK if state == "success" else EXIT_FAILED
 
 
+def rollback_main(argv: list[str] | None = None) -> int:
+    """`mlops rollback MODEL --to VERSION [--no-wait]`: deploy an earlier registered version by hand."""
+    from mlops_provider.config import MODEL_NAME
+
+    parser = _rollback_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not MODEL_NAME.match(args.model):
+            parser.error(f"model '{args.model}' is not a valid model name (lower-case letters, digits, _)")
+        if not VERSION.match(args.to):
+            parser.error(f"--to '{args.to}' is not a version number (a registered model version, e.g. 3)")
+    except SystemExit as done:
+        return _code(done)
+    try:
+        airflow = AirflowClient.from_env(args.url, args.user)
+    except TriggerError as err:
+        return _fail(err, EXIT_USAGE)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    run_id = f"mlops__{args.model}__rollback__v{args.to}__{stamp}"
+    with airflow:
+        try:
+            result = airflow.trigger(DEPLOYMENT_DAG, {"model": args.model, "version": args.to}, dag_run_id=run_id)
+        except TriggerError as err:  # a refusal (HTTP 4xx) is bad input; no answer at all is a failure
+            return _fail(err, EXIT_FAILED if err.status is None else EXIT_USAGE)
+        print(f"triggered {DEPLOYMENT_DAG} run {result.dag_run_id}: {args.model} -> v{args.to}\n  {result.url}")
+        if not args.wait:
+            return EXIT_OK
+        try:
+            state = airflow.wait(DEPLOYMENT_DAG, result.dag_run_id, timeout=args.timeout, poll=args.poll,
+                                 on_state=lambda s: print(f"run {result.dag_run_id}: {s}", flush=True))
+        except TriggerError as err:
+            return _fail(err, EXIT_FAILED)
+    outcome = (f"{args.model} v{args.to} deployed" if state == "success"
+               else f"rollback of {args.model} to v{args.to} failed; the previous version keeps serving")
+    print(f"run {result.dag_run_id} finished: {state}: {outcome}\n  {result.url}")
+    return EXIT_OK if state == "success" else EXIT_FAILED
+
+
 def monitor_main(argv: list[str] | None = None) -> int:
     """`mlops monitor MODEL [...]`: check the model's inference traffic for drift, trigger retraining on drift."""
     from mlops_provider.client.monitor import mlflow_drift_check, run_monitor
@@ -115,6 +157,27 @@ def _trigger_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idempotency-key", metavar="KEY",
                         help="your own key (an alert or ticket id); the same key never starts a second run")
     parser.add_argument("--wait", action="store_true", help="follow the run; exit 0 only if it succeeds")
+    parser.add_argument("--timeout", type=float, default=3600, metavar="S",
+                        help="with --wait: give up after S seconds (default 3600)")
+    parser.add_argument("--poll", type=float, default=5, metavar="S", help=argparse.SUPPRESS)
+    _airflow_arguments(parser)
+    return parser
+
+
+def _rollback_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops rollback", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{ENVIRONMENT}\nexample:\n  mlops rollback credit_default --to 3\n\n"
+               "exit codes: 0 the deployment succeeded (or was started, with --no-wait), 1 the run failed or\n"
+               "did not end within --timeout, 2 bad input (not a version number, unknown model or any other\n"
+               "request Airflow refused)\n",
+        description=f"Deploy an earlier registered version of a model: trigger {DEPLOYMENT_DAG} over Airflow's\n"
+                    'REST API with conf {"model": MODEL, "version": VERSION} and follow the run to its end.\n\n'
+                    "--to is required: look the version up in MLflow (e.g. the alias previous_champion).")
+    parser.add_argument("model", help="a configured model name, e.g. credit_default")
+    parser.add_argument("--to", required=True, metavar="VERSION", help="the registered version to deploy, e.g. 3")
+    parser.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                        help="follow the run; exit 0 only if it succeeds (default: --wait)")
     parser.add_argument("--timeout", type=float, default=3600, metavar="S",
                         help="with --wait: give up after S seconds (default 3600)")
     parser.add_argument("--poll", type=float, default=5, metavar="S", help=argparse.SUPPRESS)
