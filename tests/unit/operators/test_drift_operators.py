@@ -62,7 +62,7 @@ def test_report_of_a_no_drift_check_is_logged_and_linked(mlflow_conn: str, priva
 
     result = ReportDriftOperator(task_id="report", check=check).execute({"run_id": "manual__unit", "ti": ti})
 
-    assert result["report_url"].endswith("/artifacts") and result["drifted"] is False
+    assert result["report_url"].endswith("/artifacts/drift/drift_report.html") and result["drifted"] is False
     assert ti.pushed == {"drift_report_url": result["report_url"]}
     run = client.get_run(result["report_run_id"])
     assert run.data.tags["mlops.drifted"] == "false" and run.data.tags["mlops.dag_run_id"] == "manual__unit"
