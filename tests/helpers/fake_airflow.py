@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from mlops_provider.retraining import CONF_KEYS, REASONS
+from tests.helpers.http import send_json
 
 USER, PASSWORD = "monitor", "secret"
 VIEWER, VIEWER_PASSWORD = "viewer", "view"
@@ -209,12 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         return 405, {"detail": "Method Not Allowed"}
 
     def _reply(self, status: int, answer: Any) -> None:
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, answer)
 
 
 def _public(run: dict[str, Any]) -> dict[str, Any]:

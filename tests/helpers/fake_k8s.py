@@ -41,6 +41,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from tests.helpers.http import send_json
+
 APPLY = "application/apply-patch+yaml"
 KINDS = {  # (group path, resource) -> (apiVersion, kind)
     ("/apis/apps/v1", "deployments"): ("apps/v1", "Deployment"),
@@ -154,12 +156,7 @@ class FakeKubernetes:
             except ApiError as err:
                 code, payload = err.code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                            "message": err.message, "reason": err.reason, "code": err.code}
-        data = json.dumps(payload).encode()
-        handler.send_response(code)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        send_json(handler, code, payload)
 
     def _route(self, method: str, path: str, query: dict[str, str], content_type: str,
                body: bytes) -> tuple[int, dict[str, Any]]:

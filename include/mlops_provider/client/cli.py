@@ -69,11 +69,9 @@ def trigger_main(argv: list[str] | None = None) -> int:
             print(f"already triggered: run {result.dag_run_id} ({result.state})\n  {result.url}")
         if not args.wait:
             return EXIT_OK
-        try:
-            state = airflow.wait(RETRAINING_DAG, result.dag_run_id, timeout=args.timeout, poll=args.poll,
-                                 on_state=lambda s: print(f"run {result.dag_run_id}: {s}", flush=True))
-        except TriggerError as err:
-            return _fail(err, EXIT_FAILED)
+        state = _wait(airflow, RETRAINING_DAG, result.dag_run_id, args)
+        if state is None:
+            return EXIT_FAILED
     print(f"run {result.dag_run_id} finished: {state}")
     return EXIT_OK if state == "success" else EXIT_FAILED
 
@@ -105,11 +103,9 @@ def rollback_main(argv: list[str] | None = None) -> int:
         print(f"triggered {DEPLOYMENT_DAG} run {result.dag_run_id}: {args.model} -> v{args.to}\n  {result.url}")
         if not args.wait:
             return EXIT_OK
-        try:
-            state = airflow.wait(DEPLOYMENT_DAG, result.dag_run_id, timeout=args.timeout, poll=args.poll,
-                                 on_state=lambda s: print(f"run {result.dag_run_id}: {s}", flush=True))
-        except TriggerError as err:
-            return _fail(err, EXIT_FAILED)
+        state = _wait(airflow, DEPLOYMENT_DAG, result.dag_run_id, args)
+        if state is None:
+            return EXIT_FAILED
     outcome = (f"{args.model} v{args.to} deployed" if state == "success"
                else f"rollback of {args.model} to v{args.to} failed; the previous version keeps serving")
     print(f"run {result.dag_run_id} finished: {state}: {outcome}\n  {result.url}")
@@ -226,6 +222,16 @@ def _read_drift(parser: argparse.ArgumentParser, name: str) -> dict[str, Any]:
 
 def _code(done: SystemExit) -> int:
     return done.code if isinstance(done.code, int) else (EXIT_OK if done.code is None else EXIT_USAGE)
+
+
+def _wait(airflow: AirflowClient, dag_id: str, run_id: str, args: argparse.Namespace) -> str | None:
+    """The run's final state, printing each change; None (with the error on stderr) when waiting failed."""
+    try:
+        return airflow.wait(dag_id, run_id, timeout=args.timeout, poll=args.poll,
+                            on_state=lambda state: print(f"run {run_id}: {state}", flush=True))
+    except TriggerError as err:
+        _fail(err, EXIT_FAILED)
+        return None
 
 
 def _fail(err: Exception, code: int) -> int:
