@@ -17,8 +17,13 @@ from mlops_provider.exceptions import ConfigError
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
-HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "log_loss": False, "rmse": False, "r2": True}
+HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "log_loss": False, "rmse": False, "r2": True,
+                    "precision": True, "recall": True, "mae": False}
 TASK_METRICS = {"classification": ("roc_auc", "accuracy", "f1", "log_loss"), "regression": ("rmse", "r2")}
+# what production measures once labels arrive (the gate's metrics and their usual companions)
+REALIZED_METRICS = {"classification": ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss"),
+                    "regression": ("rmse", "mae", "r2")}
+ESTIMATED_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")  # CBPE, binary classifiers
 DEFAULT_TRAINERS = {"classification": "mlops_provider.training.sklearn:train_classifier",
                     "regression": "mlops_provider.training.sklearn:train_regressor"}
 
@@ -33,6 +38,12 @@ class DataConfig(_Strict):
     holdout: str | None = Field(None, description="holdout batch; when absent, a seeded split of `train`")
     holdout_fraction: float = Field(0.2, gt=0, lt=1)
     inference: str | None = Field(None, description="folder of the inference log windows")
+    labels: str | None = Field(None, description="folder of the labels (ground truth): files dropped in its "
+                                                 "`inbox/`, the labels log; default `<model>/labels`")
+    window_days: int | None = Field(None, ge=1, description="with `train` a folder of `date=YYYY-MM-DD` "
+                                                            "partitions: train on the last N days of them")
+    feedback: bool = Field(False, description="add the labelled production rows (inference log joined with "
+                                              "labels) of the window to the training set")
     conn_id: str | None = Field(None, description="Airflow connection for s3:// paths")
 
 
@@ -107,6 +118,39 @@ class DriftConfig(_Strict):
         return self
 
 
+class PerformancePolicy(_Strict):
+    metric: str = "roc_auc"
+    minimum: float | None = Field(None, description="realized metric below this (above, for losses) degrades")
+    max_drop: float | None = Field(None, ge=0, description="worse than the version's holdout score by more than "
+                                                           "this degrades")
+    min_labels: int = Field(200, ge=1, description="labelled rows needed before a verdict")
+
+
+class EstimatedPolicy(_Strict):
+    metric: str = "roc_auc"
+    max_drop: float = Field(ge=0, description="CBPE estimate worse than the holdout score by more than this "
+                                              "degrades (acts before labels arrive)")
+
+
+class MonitorConfig(_Strict):
+    performance: PerformancePolicy | None = None
+    estimated: EstimatedPolicy | None = None
+    prediction_drift: Literal["alert", "retrain", "ignore"] = "alert"
+    on_degradation: list[Literal["alert", "rollback", "retrain"]] = ["alert"]
+    rollback_moves_champion: bool = Field(False, description="a rollback also moves `champion` back")
+    window_hours: int = Field(24, ge=1, description="predictions of the last N hours are judged")
+    label_wait_minutes: int = Field(0, ge=0, description="wait (deferred, no worker slot) up to this long for "
+                                                         "`min_labels` labels before judging")
+    cooldown_minutes: int = Field(360, ge=0, description="the same action for the same model at most this often")
+
+    @field_validator("on_degradation")
+    @classmethod
+    def _once_each(cls, actions: list[str]) -> list[str]:
+        if len(set(actions)) != len(actions):
+            raise ValueError(f"an action is listed twice: {actions}")
+        return actions
+
+
 class DeployConfig(_Strict):
     target: Literal["local", "kubernetes", "sagemaker"] = "local"
     strategy: Literal["rolling", "blue_green", "canary"] = "rolling"
@@ -133,6 +177,7 @@ class ModelConfig(_Strict):
     suite: str | None = Field(None, description="Great Expectations suite file in include/expectations")
     drift: DriftConfig = DriftConfig()
     deploy: DeployConfig = DeployConfig()
+    monitor: MonitorConfig = MonitorConfig()
     source: str = Field("", exclude=True, description="the file this config came from")
 
     @field_validator("name")
@@ -164,6 +209,24 @@ class ModelConfig(_Strict):
         if self.gate.metric not in TASK_METRICS[self.task]:
             raise ValueError(f"key 'gate.metric': '{self.gate.metric}' does not fit task '{self.task}' "
                              f"(use one of {', '.join(TASK_METRICS[self.task])})")
+        return self
+
+    @model_validator(mode="after")
+    def _monitor_fits_task(self) -> ModelConfig:
+        policy = self.monitor.performance
+        if policy is not None:
+            if policy.metric not in REALIZED_METRICS[self.task]:
+                raise ValueError(f"key 'monitor.performance.metric': '{policy.metric}' does not fit task "
+                                 f"'{self.task}' (use one of {', '.join(REALIZED_METRICS[self.task])})")
+            if policy.minimum is None and policy.max_drop is None:
+                raise ValueError("key 'monitor.performance': give `minimum`, `max_drop` or both")
+        estimated = self.monitor.estimated
+        if estimated is not None:
+            if self.task != "classification":
+                raise ValueError("key 'monitor.estimated': performance is estimated for binary classifiers only")
+            if estimated.metric not in ESTIMATED_METRICS:
+                raise ValueError(f"key 'monitor.estimated.metric': '{estimated.metric}' cannot be estimated "
+                                 f"(use one of {', '.join(ESTIMATED_METRICS)})")
         return self
 
     def resolve(self, path: str) -> str:

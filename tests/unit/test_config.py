@@ -56,6 +56,16 @@ def test_demo_configs_load(model: str, demo_env: Path) -> None:
     ({"task": "regression"}, "key 'gate.metric': 'roc_auc' does not fit task 'regression' (use one of rmse, r2)"),
     ({"gate": {"metric": "rmse", "minimum": 1.0}}, "key 'gate.metric': 'rmse' does not fit task 'classification'"),
     ({"name": "other_name"}, "key 'name': 'other_name' must match the file name 'credit_default'"),
+    ({"monitor": {"performance": {"metric": "rmse", "minimum": 1}}},
+     "key 'monitor.performance.metric': 'rmse' does not fit task 'classification'"),
+    ({"monitor": {"performance": {"metric": "roc_auc"}}}, "key 'monitor.performance': give `minimum`, `max_drop`"),
+    ({"monitor": {"estimated": {"metric": "log_loss", "max_drop": 0.05}}},
+     "key 'monitor.estimated.metric': 'log_loss' cannot be estimated"),
+    ({"monitor": {"on_degradation": ["alert", "page"]}}, "key 'monitor.on_degradation.1'"),
+    ({"monitor": {"on_degradation": ["alert", "alert"]}}, "an action is listed twice"),
+    ({"monitor": {"prediction_drift": "panic"}}, "key 'monitor.prediction_drift'"),
+    ({"monitor": {"performance": {"metric": "roc_auc", "max_drop": -0.1}}}, "key 'monitor.performance.max_drop'"),
+    ({"data": {"train": "credit_default/train.parquet", "window_days": 0}}, "key 'data.window_days'"),
 ])
 def test_config_mistakes_name_file_and_key(models: Any, change: dict[str, Any], expected: str) -> None:
     path = models({**BASE, **change})
@@ -63,6 +73,16 @@ def test_config_mistakes_name_file_and_key(models: Any, change: dict[str, Any], 
         load_model_config("credit_default")
     assert str(path) in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_a_monitor_policy_is_parsed(models: Any) -> None:
+    models({**BASE, "monitor": {"performance": {"metric": "roc_auc", "minimum": 0.7, "max_drop": 0.05},
+                                "estimated": {"metric": "roc_auc", "max_drop": 0.05},
+                                "on_degradation": ["alert", "rollback", "retrain"]}})
+    monitor = load_model_config("credit_default").monitor
+    assert monitor.performance is not None and monitor.performance.min_labels == 200
+    assert monitor.on_degradation == ["alert", "rollback", "retrain"]
+    assert monitor.prediction_drift == "alert" and not monitor.rollback_moves_champion
 
 
 @pytest.mark.parametrize(("task", "trainer", "expected"), [
