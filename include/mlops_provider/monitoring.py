@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_provider.exceptions import DriftError
 from mlops_provider.inference_log import META_COLUMNS, WindowFile, read_windows
 from mlops_provider.registry import alias_version
-from mlops_provider.tracking import CHAMPION, PROFILE_ARTIFACT, serving_alias
+from mlops_provider.tracking import CHAMPION, HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, serving_alias
 from mlops_provider.xcom import DriftCheck
 
 if TYPE_CHECKING:
@@ -67,6 +67,48 @@ def reference_profile_writer() -> Callable[[pd.DataFrame, str], None] | None:
             mlflow.log_artifact(str(path), artifact_path=str(Path(PROFILE_ARTIFACT).parent))
 
     return write
+
+
+def holdout_scores(model: Any, holdout: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    """The holdout as the model scores it: `y_true`, `y_pred` and, for a binary classifier, `y_pred_proba` (the
+    probability of its second class, the positive one), which the served model logs as `mlops_score`."""
+    import pandas as pd
+
+    features = holdout[config.features.all]
+    frame = pd.DataFrame({"y_true": holdout[config.target].to_numpy()})
+    classes = getattr(model, "classes_", None)
+    if config.task == "classification" and hasattr(model, "predict_proba") and classes is not None \
+            and len(classes) == 2:
+        proba = model.predict_proba(features)
+        frame["y_pred"] = classes[proba.argmax(axis=1)]
+        frame["y_pred_proba"] = proba[:, 1]
+    else:
+        frame["y_pred"] = model.predict(features)
+    return frame
+
+
+def log_holdout_scores(model: Any, holdout: pd.DataFrame, config: ModelConfig) -> None:
+    """Log `holdout_scores` to the active MLflow run as `HOLDOUT_ARTIFACT`."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(HOLDOUT_ARTIFACT).name
+        holdout_scores(model, holdout, config).to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=str(Path(HOLDOUT_ARTIFACT).parent))
+
+
+def load_holdout_scores(client: MlflowClient, config: ModelConfig, version: str) -> pd.DataFrame | None:
+    """The holdout scores the training run of `version` logged, or None for a version trained before they were."""
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    run_id = str(client.get_model_version(config.name, version).run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, HOLDOUT_ARTIFACT, tmp)
+        except (MlflowException, OSError):
+            return None
+        return pd.read_parquet(path)
 
 
 def training_data_uri(client: MlflowClient, config: ModelConfig, version: str) -> str:

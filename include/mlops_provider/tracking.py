@@ -36,6 +36,9 @@ CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 
 # artifacts of a training run
 PROFILE_ARTIFACT = "drift/reference_profile.npz"
+# the holdout scored by the trained model (y_true, y_pred, y_pred_proba): the reference of prediction and
+# confidence drift, of performance estimation (CBPE) and the baseline of the performance policy's max_drop
+HOLDOUT_ARTIFACT = "monitoring/holdout_scores.parquet"
 
 
 def serving_alias(target: str) -> str:

@@ -22,6 +22,9 @@ def client_for(uri: str) -> Any:
 
 def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str, demo_env: Path,
                                                                 load_dag: Any) -> None:
+    from mlops_provider.config import load_model_config
+    from mlops_provider.monitoring import load_holdout_scores
+
     run = load_dag("mlops_training").test()
 
     assert str(run.state) == "success", states(run)
@@ -46,6 +49,10 @@ def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str
         inputs = mlflow_run.inputs.dataset_inputs
         assert inputs and inputs[0].dataset.digest and inputs[0].dataset.source
         assert version.tags["mlops.data_digest"] == mlflow_run.data.tags["mlops.data_digest"]
+        scores = load_holdout_scores(client, load_model_config(model), version.version)
+        assert scores is not None and list(scores.columns) == ["y_true", "y_pred", "y_pred_proba"]
+        assert scores["y_pred_proba"].between(0, 1).all() and len(scores) == int(mlflow_run.data.params["holdout_rows"])
+        assert ((scores["y_pred_proba"] >= 0.5) == (scores["y_pred"] == 1)).all()
 
 
 def test_worse_model_leaves_champion_in_place(mlflow_conn: str, private_model: Any, load_dag: Any) -> None:

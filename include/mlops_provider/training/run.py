@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_provider.config import ModelConfig, load_callable
 from mlops_provider.data import features_frame, load_batches
 from mlops_provider.exceptions import EvaluationError, TrainingError
+from mlops_provider.monitoring import log_holdout_scores
 from mlops_provider.registry import alias_version
 from mlops_provider.tracking import (
     CHAMPION,
@@ -95,6 +96,7 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
                                  **_serialization(config, model))
         if profile_writer is not None:
             profile_writer(train[config.features.all], run.info.run_id)
+        log_holdout_scores(model, holdout, config)
     return _describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False,
                      validation=verdict)
 
