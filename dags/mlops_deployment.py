@@ -2,7 +2,8 @@
 ### mlops_deployment
 
 Runs when a model's `champion` moves (the `x-mlops://<model>/champion` asset, updated by the promote task
-of `mlops_training` / `mlops_retraining`), or by hand with `{"model": ..., "version": ...}` (a version
+of `mlops_training` / `mlops_retraining`), when the performance monitor rolls a degraded model back
+(`x-mlops://<model>/rollback`, the version in the event), or by hand with `{"model": ..., "version": ...}` (a version
 number, or leave it empty for the current champion: that is how to roll back by hand).
 
 1. **release**: which models and versions to deploy, one per model whose champion moved;
@@ -24,7 +25,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import AssetAny, Param, dag, task
 
-from mlops_provider.assets import champion_asset
+from mlops_provider.assets import champion_asset, rollback_asset
 from mlops_provider.operators.deployment import DeployModelOperator
 from mlops_provider.settings import default_args, model_names
 
@@ -32,7 +33,8 @@ MODELS = model_names()
 
 
 @dag(
-    schedule=AssetAny(*(champion_asset(model) for model in MODELS)) if MODELS else None,
+    schedule=AssetAny(*(champion_asset(model) for model in MODELS), *(rollback_asset(model) for model in MODELS))
+    if MODELS else None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -3,8 +3,9 @@
 
 Retrains one model on request; never on a clock. Started by
 
-- a **drift event** (`x-mlops://<model>/drift`, emitted by `mlops_drift_monitor`): the model comes from
-  the asset, the drift summary from the event;
+- a **drift event** (`x-mlops://<model>/drift`, emitted by `mlops_drift_monitor`) or a **performance
+  event** (`x-mlops://<model>/performance`, emitted by `mlops_performance_monitor` when its policy says
+  retrain): the model comes from the asset, the reason from its kind, the evidence from the event;
 - the **REST API** (monitors, `mlops trigger`) or the UI's trigger form, with `conf`
   `{"model": ..., "reason": "drift" | "performance" | "schedule" | "manual", "requested_by": ...,
   "drift": {...}}`. The `dag_run_id` is the idempotency key: a repeated one answers 409.
@@ -27,7 +28,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import AssetAny, Param, dag, task
 
-from mlops_provider.assets import drift_asset
+from mlops_provider.assets import drift_asset, performance_asset
 from mlops_provider.pipeline import model_pipeline
 from mlops_provider.retraining import REASONS, REQUESTED_BY_PATTERN
 from mlops_provider.settings import default_args, model_names
@@ -36,7 +37,8 @@ MODELS = model_names()
 
 
 @dag(
-    schedule=AssetAny(*(drift_asset(model) for model in MODELS)) if MODELS else None,
+    schedule=AssetAny(*(drift_asset(model) for model in MODELS), *(performance_asset(model) for model in MODELS))
+    if MODELS else None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

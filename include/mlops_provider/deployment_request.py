@@ -10,12 +10,13 @@ from mlops_provider.tracking import CHAMPION, serving_alias
 
 
 def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> list[dict[str, str]]:
-    """`[{model, version}]`, one per model: for a run started by champion events, each model's newest event
-    (one scheduler tick can carry several models, and several events of one model); otherwise the params,
-    the version defaulting to the alias `champion` (resolved by the deploy task)."""
+    """`[{model, version}]`, one per model: for a run started by champion or rollback events (a rollback of the
+    performance monitor names the version to go back to), each model's newest event (one scheduler tick can carry
+    several models, and several events of one model); otherwise the params, the version defaulting to the alias
+    `champion` (resolved by the deploy task)."""
     newest: dict[str, Any] = {}
     for asset, events in dict(triggering_asset_events or {}).items():
-        model = model_of(asset, "champion")
+        model = model_of(asset, "champion", "rollback")
         if model is None:
             continue
         for event in events:
@@ -26,7 +27,7 @@ def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> li
         for model, event in sorted(newest.items()):
             version = (event.extra or {}).get("version")
             if not version:
-                raise ConfigError(f"champion event of model '{model}' carries no version in its extra")
+                raise ConfigError(f"champion or rollback event of model '{model}' carries no version in its extra")
             releases.append({"model": model, "version": str(version)})
         return releases
     if not params.get("model"):

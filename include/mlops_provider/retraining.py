@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlops_provider.assets import model_of
+from mlops_provider.assets import kind_of, model_of
 from mlops_provider.exceptions import ConfigError
 from mlops_provider.tracking import TAG_DRIFT, TAG_REQUESTED_BY
 
@@ -39,17 +39,17 @@ def resolve_request(params: dict[str, Any], conf: dict[str, Any] | None,
 
 
 def _from_assets(events: Any) -> dict[str, Any] | None:
-    """The newest drift event among the triggering assets, as a request."""
+    """The newest drift or performance event among the triggering assets, as a request: the reason is the
+    asset's kind, the event's extra the evidence (kept as the `mlops.drift` tag)."""
     newest = None
     for asset, asset_events in dict(events or {}).items():
-        model = model_of(asset, "drift")
+        model = model_of(asset, "drift", "performance")
         if model is None:
             continue
         for event in asset_events:
-            if newest is None or event.timestamp > newest[1].timestamp:
-                newest = (model, event)
+            if newest is None or event.timestamp > newest[2].timestamp:
+                newest = (model, kind_of(asset), event)
     if newest is None:
         return None
-    model, event = newest
-    return {"model": model, "reason": "drift", "requested_by": "drift-monitor", "drift": dict(event.extra or {})}
-
+    model, kind, event = newest
+    return {"model": model, "reason": kind, "requested_by": f"{kind}-monitor", "drift": dict(event.extra or {})}

@@ -36,6 +36,14 @@ def test_one_release_per_model_whose_champion_moved_newest_event_wins() -> None:
         {"model": "breast_cancer", "version": "2"}, {"model": "credit_default", "version": "4"}]
 
 
+def test_a_rollback_event_deploys_the_version_it_names() -> None:
+    events = {
+        FakeAsset("x-mlops://credit_default/champion"): [Event(T0, {"version": "4"})],
+        FakeAsset("x-mlops://credit_default/rollback"): [Event(T0 + timedelta(hours=2), {"version": "3"})],
+    }
+    assert resolve_releases({"model": None}, events) == [{"model": "credit_default", "version": "3"}]
+
+
 def test_by_hand_the_version_defaults_to_the_champion() -> None:
     assert resolve_releases({"model": "credit_default", "version": None}, {}) == [
         {"model": "credit_default", "version": "champion"}]
@@ -46,5 +54,5 @@ def test_by_hand_the_version_defaults_to_the_champion() -> None:
 def test_no_model_and_no_event_or_an_event_without_version_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="deployment needs a model"):
         resolve_releases({}, {})
-    with pytest.raises(ConfigError, match="champion event of model 'credit_default' carries no version"):
+    with pytest.raises(ConfigError, match="champion or rollback event of model 'credit_default' carries no version"):
         resolve_releases({}, {FakeAsset("x-mlops://credit_default/champion"): [Event(T0, {})]})

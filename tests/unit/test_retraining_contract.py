@@ -102,6 +102,17 @@ def test_request_from_conf_and_from_a_drift_event() -> None:
     assert json.loads(by_event["tags"]["mlops.drift"]) == {"drift_share": 0.7}
 
 
+def test_a_performance_event_asks_for_a_performance_retraining() -> None:
+    drift = namedtuple("AssetKey", "uri")("x-mlops://credit_default/drift")
+    performance = namedtuple("AssetKey", "uri")("x-mlops://credit_default/performance")
+    older = SimpleNamespace(timestamp=datetime(2026, 1, 1, tzinfo=UTC), extra={"drift_share": 0.2})
+    newer = SimpleNamespace(timestamp=datetime(2026, 1, 2, tzinfo=UTC), extra={"policy": "degraded"})
+    request = resolve_request({"model": None}, {}, {drift: [older], performance: [newer]})
+    assert (request["model"], request["reason"]) == ("credit_default", "performance")
+    assert request["requested_by"] == "performance-monitor"
+    assert json.loads(request["tags"]["mlops.drift"]) == {"policy": "degraded"}
+
+
 def test_request_without_model_or_with_unknown_conf_is_refused() -> None:
     with pytest.raises(ConfigError, match="retraining needs a model"):
         resolve_request({"model": None}, {}, {})
