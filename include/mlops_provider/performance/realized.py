@@ -138,7 +138,7 @@ def _classification(g: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, score
     if true01 is None or pred01 is None:
         codes, _ = pd.factorize(np.concatenate([y_true, y_pred]))
         true_codes, pred_codes = codes[:len(y_true)], codes[len(y_true):]
-        values = {"accuracy": grouped_fraction(g, true_codes == pred_codes, count)}
+        values = {"accuracy": kernels.grouped_mean_var(g, (true_codes == pred_codes).astype(float), count)[1]}
         values.update(kernels.macro_counts(g, true_codes, pred_codes, count, int(codes.max(initial=0)) + 1))
         for name in SCORE_METRICS:
             missing[name] = f"{name} needs a binary classifier (labels 0/1)"
@@ -155,26 +155,20 @@ def _classification(g: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, score
         has_score = ~np.isnan(scores)
         sg, st, ss = (g, true01, scores) if has_score.all() else (g[has_score], true01[has_score], scores[has_score])
         values["roc_auc"], variance = kernels.grouped_auc(sg, st, ss, count, with_variance=metric == "roc_auc")
-        values["log_loss"] = kernels.grouped_sum(sg, kernels.log_loss_terms(st, ss), count) / np.bincount(
-            sg, minlength=count)
+        _, values["log_loss"], _ = kernels.grouped_mean_var(sg, kernels.log_loss_terms(st, ss), count)
     return values, missing, variance, counts
-
-
-def grouped_fraction(g: np.ndarray, hits: np.ndarray, count: int) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return kernels.grouped_sum(g, hits.astype(float), count) / np.bincount(g, minlength=count)
 
 
 def _regression(g: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, count: int) -> dict[str, np.ndarray]:
     error = y_pred - y_true
-    n, _, _ = kernels.grouped_mean_var(g, y_true, count)
+    n, mean, _ = kernels.grouped_mean_var(g, y_true, count)
+    _, mse, _ = kernels.grouped_mean_var(g, error * error, count)
+    _, mae, _ = kernels.grouped_mean_var(g, np.abs(error), count)
+    deviation = y_true - mean[g]
+    total = kernels.grouped_sum(g, deviation * deviation, count)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mse = kernels.grouped_sum(g, error * error, count) / n
-        _, mean, _ = kernels.grouped_mean_var(g, y_true, count)
-        deviation = y_true - mean[g]
-        total = kernels.grouped_sum(g, deviation * deviation, count)
         r2 = np.where(total > 0, 1 - mse * n / total, np.nan)
-    return {"rmse": np.sqrt(mse), "mae": kernels.grouped_sum(g, np.abs(error), count) / n, "r2": r2}
+    return {"rmse": np.sqrt(mse), "mae": mae, "r2": r2}
 
 
 def _percentiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +238,7 @@ def _bootstrap_r2(g: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, count: 
         total = ((truth - truth.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(total > 0, 1 - (error * error).sum(axis=1) / total, np.nan)
-        low[group], high[group] = _percentiles(r2[:, None], confidence)
+        (low[group],), (high[group],) = _percentiles(r2[:, None], confidence)
     return low, high
 
 

@@ -83,7 +83,7 @@ def assign_groups(frame: pd.DataFrame, window: Window, *, timestamp: str, versio
 
     has_time = timestamp in frame.columns
     stamps = _timestamps(frame, timestamp, frame_name) if has_time else None
-    nanos = stamps.asi8 if stamps is not None else None
+    nanos: np.ndarray | None = stamps.asi8 if stamps is not None else None
     offset: int | None = None
 
     if window is None:
@@ -92,9 +92,11 @@ def assign_groups(frame: pd.DataFrame, window: Window, *, timestamp: str, versio
         if window < 1:
             raise PerformanceError(f"window must be a positive number of rows, got {window}")
         # timestamp order within each version; frame order when there is no timestamp
-        in_time = nanos is None or bool(np.all(nanos[1:] >= nanos[:-1]))  # logs are written in time order
-        order = (np.argsort(version_codes, kind="stable") if in_time
-                 else sort_within_groups(version_codes, nanos, n_versions, stable=True))
+        # logs are written in time order, so the sort by time is usually skipped
+        if nanos is None or bool(np.all(nanos[1:] >= nanos[:-1])):
+            order = np.argsort(version_codes, kind="stable")
+        else:
+            order = sort_within_groups(version_codes, nanos, n_versions, stable=True)
         sorted_versions = version_codes[order]
         first = np.searchsorted(sorted_versions, np.arange(n_versions))
         position = np.empty(rows, dtype=np.int64)
@@ -103,6 +105,7 @@ def assign_groups(frame: pd.DataFrame, window: Window, *, timestamp: str, versio
     else:
         if nanos is None:
             require_columns(frame, [timestamp], frame_name)
+            raise AssertionError("unreachable")
         try:
             offset = pd.Timedelta(window).value
         except (TypeError, ValueError) as err:
