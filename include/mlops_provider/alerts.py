@@ -235,12 +235,13 @@ def _safe_event(event: AlertEvent) -> AlertEvent:
                    links={label: _without_userinfo(url) for label, url in event.links.items()})
 
 
-def _connection_secrets(conn: Any) -> list[str]:
+def _connection_secrets(conn: Any, notifier: str) -> list[str]:
     """What of a connection must never reach a log or an error: its password (a Slack webhook's token), the path
-    and query of a URL host (a webhook's secret path) and extra values under secret-sounding keys."""
+    and query of an `http` host (a webhook's secret path; a Slack host's path is the public `/services`),
+    credentials in the host and extra values under secret-sounding keys."""
     found: list[str] = [conn.password] if conn.password else []
     host = conn.host or ""
-    if "://" in host:
+    if notifier == "http" and "://" in host:
         rest = host.split("://", 1)[1]
         if "/" in rest and rest.split("/", 1)[1].strip("/"):
             found.append("/" + rest.split("/", 1)[1])
@@ -259,7 +260,7 @@ def _connection_secrets(conn: Any) -> list[str]:
 
     with suppress(Exception):  # an extra that is not JSON holds nothing we read
         walk(conn.extra_dejson, False)
-    return [secret for secret in found if len(secret) >= 3]
+    return [secret for secret in found if len(secret) >= 4]
 
 
 def _register_masks(secrets: Sequence[str]) -> None:
@@ -407,7 +408,7 @@ def _deliver(spec: AlertSpec, event: AlertEvent, context: Mapping[str, Any], *, 
     if conn is None:  # not worth a retry: the connection will not appear in the next seconds
         log.error("Alert %s for model %s not sent through %s: %s", event.kind, event.model, where, error)
         return Delivery(spec, ok=False, error=error, attempts=0)
-    secrets = _connection_secrets(conn)
+    secrets = _connection_secrets(conn, spec.notifier)
     _register_masks(secrets)
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
