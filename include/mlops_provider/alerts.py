@@ -36,7 +36,9 @@ EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+$")
 # scheme://[user:password@]host[:port]/path?query: error texts keep the server, never the path (a webhook's
 # path is its secret) nor credentials.
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://)(?:[^/\s@'\"]*@)?([^/\s'\"?#]+)[^\s'\")]*")
-_SECRET_KEY = re.compile(r"pass|secret|token|auth|key|cookie", re.IGNORECASE)
+# the extra keys Airflow's own masker treats as sensitive (and header names that carry credentials)
+_SECRET_KEY = re.compile(r"passw|passphrase|secret|token|api_?key|private_key|authorization|cookie|credential",
+                         re.IGNORECASE)
 MAX_DETAILS = 4000
 
 

@@ -291,3 +291,25 @@ def test_a_task_that_fails_in_a_real_run_alerts_through_the_callback(
     assert "task fail_on_purpose of DAG alerts_failure_probe failed" in body["summary"]
     assert body["details"] == "RuntimeError: the probe task fails on purpose"
     assert "/dags/alerts_failure_probe/runs/" in body["links"]["task log"]
+
+
+def test_a_connection_of_the_metadata_db_serves_a_plain_process(receiver: Receiver, airflow_db: Path) -> None:
+    """Outside a task the Task SDK reads only env vars and secrets backends; the `mlops` CLI still finds, and
+    sends through, a connection that lives in the metadata DB."""
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    from mlops_provider.alerts import check_connections
+
+    conn_id = "pager_in_db"
+    with create_session() as session:
+        session.add(Connection(conn_id=conn_id, conn_type="http", host=receiver.base + HOOK_PATH))
+    try:
+        specs = [spec(notifier="http", conn_id=conn_id)]
+        check_connections(specs, source="models/credit_default.yaml")
+        [delivery] = send_alerts(specs, EVENT, backoff=0.01)
+        assert delivery.ok, delivery.error
+        assert [post["path"] for post in receiver.posts] == [HOOK_PATH]
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == conn_id).delete()
