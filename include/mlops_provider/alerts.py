@@ -515,7 +515,7 @@ def failure_callback(context: Mapping[str, Any]) -> None:
         except ConfigError as err:
             log.warning("No alert for model %s: %s", model, err)
             return
-        specs = getattr(config, "alerts", ())
+        specs = config.alerts
         if any("task_failed" in spec.on for spec in specs):
             send_alerts(specs, _task_failed_event(context, model), context=context)
     except Exception as err:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops_provider import settings
+from mlops_provider.alerts import AlertSpec
 from mlops_provider.exceptions import ConfigError
 
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -178,6 +179,8 @@ class ModelConfig(_Strict):
     drift: DriftConfig = DriftConfig()
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()
+    alerts: list[AlertSpec] = Field([], description="who is told of drift, degradation, rollbacks, promotions, "
+                                                    "rejected challengers and failed tasks, and how")
     source: str = Field("", exclude=True, description="the file this config came from")
 
     @field_validator("name")

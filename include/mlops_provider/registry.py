@@ -5,6 +5,7 @@ Plain MLflow client calls; no Airflow import.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from mlops_provider.tracking import (
     CHAMPION,
     PREVIOUS,
     TAG_DAG_RUN,
+    TAG_DEGRADED,
     TAG_DIGEST,
     TAG_MANAGED,
     TAG_REASON,
@@ -149,6 +151,29 @@ def move_champion(client: MlflowClient, model: str, version: str) -> str | None:
         client.set_registered_model_alias(model, PREVIOUS, old)
     client.set_registered_model_alias(model, CHAMPION, version)  # the last step, always
     return old
+
+
+def rollback_target(client: MlflowClient, model: str, degraded: str, target: str) -> str | None:
+    """The version a degraded `degraded` goes back to: `previous_champion`, else the version that served on
+    `target` before; never the degraded one, nor one tagged degraded itself."""
+    for candidate in (alias_version(client, model, PREVIOUS), previous_version(client, model, target)):
+        if candidate is None or candidate == str(degraded):
+            continue
+        if TAG_DEGRADED not in (client.get_model_version(model, candidate).tags or {}):
+            return candidate
+    return None
+
+
+def roll_champion_back(client: MlflowClient, model: str, *, degraded: str, to: str, owner: str) -> bool:
+    """Under the promotion lock: if `champion` is still `degraded`, point it at `to` and drop `previous_champion`
+    (which would otherwise name `to` twice, or the degraded version). False when someone moved it meanwhile."""
+    with promotion_lock(client, model, owner=owner):
+        if alias_version(client, model, CHAMPION) != str(degraded):
+            return False
+        client.set_registered_model_alias(model, CHAMPION, str(to))
+        with contextlib.suppress(Exception):
+            client.delete_registered_model_alias(model, PREVIOUS)
+        return True
 
 
 # -- one promotion of a model at a time ----------------------------------------------------------------------------

@@ -41,11 +41,14 @@ def model_names() -> list[str]:
 
 
 def default_args(*, retries: int = 2, timeout_minutes: int = 30, backoff: bool = True) -> dict[str, object]:
-    """The `default_args` every mlops DAG shares: owner `mlops`, retries 30 s apart (growing when `backoff`), and
-    an `execution_timeout` on every task."""
+    """The `default_args` every mlops DAG shares: owner `mlops`, retries 30 s apart (growing when `backoff`), an
+    `execution_timeout` on every task, and the model's alerts when a task fails for good."""
     from datetime import timedelta
 
+    from mlops_provider.alerts import failure_callback
+
     return {
+        "on_failure_callback": failure_callback,  # after a task's last try: the model's alerts are told
         "owner": "mlops",
         "retries": retries,
         "retry_delay": timedelta(seconds=30),

@@ -29,6 +29,7 @@ TAG_DRIFT = "mlops.drift"
 # version tag: JSON of the version's last production check (realized and estimated performance, prediction drift,
 # the policy's verdict and actions); written by the monitor, read by the Models page and `mlops models`
 TAG_MONITOR = "mlops.monitor"
+TAG_DEGRADED = "mlops.degraded"  # version tag: the evidence of the policy that rolled it back
 TAG_MANAGED = "mlops.managed"  # registered-model tag: created by this package
 
 # registry aliases

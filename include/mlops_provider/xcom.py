@@ -69,3 +69,31 @@ class DriftCheck(TypedDict):
     report_url: NotRequired[str]
     report_run_id: NotRequired[str]
 
+
+
+class ProductionCheck(TypedDict):
+    """`production.check_production` -> the policy (`policy.decide`) and the act task: how the served version
+    does in production over the window."""
+
+    model: str
+    version: str  # the served version judged
+    alias: str
+    window_start: str
+    window_end: str
+    predictions: int  # rows the served version scored in the window
+    labelled: int  # of them, rows with a label
+    unlabelled: int
+    metric: str  # the policy's metric (the gate's metric without a performance policy)
+    baseline: float | None  # the metric on the version's holdout
+    realized: float | None  # None: no labelled rows (no verdict)
+    realized_interval: list[float] | None
+    realized_metrics: dict[str, float | None]  # the companions (accuracy, precision, recall, f1, ...)
+    by_version: list[dict[str, Any]]  # realized per version present in the window (a canary, a rollback)
+    estimated: float | None  # CBPE of the estimated policy's metric on all predictions of the window
+    estimated_metric: str | None
+    estimated_baseline: float | None
+    estimated_note: str | None
+    prediction_drift: dict[str, Any] | None  # the prediction column against the holdout's predictions
+    confidence_drift: dict[str, Any] | None  # the scores against the holdout's scores
+    labels: dict[str, Any]  # inbox ingestion of this check: files and their reports
+    notes: list[str]

@@ -223,10 +223,6 @@ def failed_task_context(model: str, log_url: str) -> dict[str, Any]:
 
 def test_failure_callback_alerts_the_failed_model(
         receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlops_provider.config import ModelConfig
-
-    if "alerts" not in ModelConfig.model_fields:
-        pytest.skip("ModelConfig has no `alerts` key yet")
     monkeypatch.setenv("MLOPS_MODELS_DIR", str(tmp_path / "models"))
     write_credit_copy(tmp_path / "models", "alerted",
                       alerts=[{"notifier": "http", "conn_id": "pager_webhook", "on": ["task_failed"]}])
@@ -265,11 +261,8 @@ def test_a_task_that_fails_in_a_real_run_alerts_through_the_callback(
     Task SDK."""
     from airflow.sdk import DAG, task
 
-    from mlops_provider.config import ModelConfig
     from tests.helpers.dag_db import write_to_db
 
-    if "alerts" not in ModelConfig.model_fields:
-        pytest.skip("ModelConfig has no `alerts` key yet")
     monkeypatch.setenv("MLOPS_MODELS_DIR", str(tmp_path / "models"))
     write_credit_copy(tmp_path / "models", "alerted_run", alerts=[{"notifier": "http", "conn_id": "pager_webhook"}])
     connect(monkeypatch, "pager_webhook", conn_type="http", host=receiver.base + HOOK_PATH)
