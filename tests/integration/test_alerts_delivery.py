@@ -7,11 +7,9 @@ import email
 import email.policy
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +20,7 @@ import pytest
 from mlops_provider.alerts import AlertEvent, AlertSpec, failure_callback, send_alerts
 from mlops_provider.netutil import free_port
 from tests.helpers.model_configs import write_credit_copy
+from tests.helpers.webhook import Receiver, webhook_receiver
 
 SLACK_TOKEN = "T0AAA/B0BBB/s3cr3tW3bh00kT0k3n"
 HOOK_PATH = "/hooks/pager-s3cr3t-p4th"
@@ -36,47 +35,10 @@ MUST_SAY = ("credit_default", "champion", "candidate", "error_rate", "0.125", "p
             "Airflow run", "asset_triggered__2026", "MLflow version", "versions/4")
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver on loopback: records each POST; answers the next `failures` of them with 500."""
-
-    port: int = 0
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    failures: int = 0
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.posts.append({"path": self.path, "type": self.headers.get("Content-Type"), "body": body})
-            status = 500 if state.failures > 0 else 200
-            state.failures = max(0, state.failures - 1)
-            answer = b"ok" if status == 200 else b"down for maintenance"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with webhook_receiver() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
