@@ -1,13 +1,15 @@
 """The inference log: Parquet windows of scored requests under a model's inference path, one file per window.
 
 The model server (and, in the demo, the traffic generator) writes; the drift monitor reads. A window file
-holds the request features plus `mlops_prediction`, `mlops_version` (the served model version) and
-`mlops_timestamp` (UTC). Its name carries the window's UTC start, so listing needs no file reads, and it lives in
-the folder of its UTC date and hour, so a look at the last hour lists one or two folders however long the log:
-`date=2026-11-23/hour=09/window-20261123T090000000000-<id>.parquet`. Windows of the first, flat layout
-(`window-*.parquet` right in the inference folder) are still found. Windows that cannot be read (empty, truncated)
-are skipped with a warning naming the file; windows the server could not write are set aside in `quarantine/` as
-JSON lines. No Airflow import; paths are local or `ObjectStoragePath`.
+holds the request features plus `mlops_prediction`, `mlops_version` (the served model version),
+`mlops_timestamp` (UTC), `mlops_request_id` (the prediction's id, which labels refer to) and `mlops_score` (the
+positive class's probability of a binary classifier, else null); windows written before the last two existed are
+read as they are (readers of features need neither). Its name carries the window's UTC start, so listing needs no
+file reads, and it lives in the folder of its UTC date and hour, so a look at the last hour lists one or two
+folders however long the log: `date=2026-11-23/hour=09/window-20261123T090000000000-<id>.parquet`. Windows of the
+first, flat layout (`window-*.parquet` right in the inference folder) are still found. Windows that cannot be read
+(empty, truncated) are skipped with a warning naming the file; windows the server could not write are set aside in
+`quarantine/` as JSON lines. No Airflow import; paths are local or `ObjectStoragePath`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREDICTION, VERSION, TIMESTAMP = "mlops_prediction", "mlops_version", "mlops_timestamp"
-META_COLUMNS = (PREDICTION, VERSION, TIMESTAMP)
+REQUEST_ID = "mlops_request_id"  # str: the prediction id (`<request id>` or `<request id>.<row>`)
+SCORE = "mlops_score"  # float: P(classes_[1]) of a binary classifier; null for regressors and multiclass
+META_COLUMNS = (PREDICTION, VERSION, TIMESTAMP, REQUEST_ID, SCORE)
+REQUIRED_COLUMNS = (PREDICTION, VERSION, TIMESTAMP)  # a window without ids (older writers, tests) is still valid
 QUARANTINE = "quarantine"
 QUARANTINE_REASON = "mlops_quarantine_reason"
 _NAME = re.compile(r"^window-(\d{8}T\d{12})-([0-9a-f]{8})\.(parquet|jsonl)$")
@@ -55,7 +60,7 @@ def inference_uri(config: ModelConfig) -> str:
     return config.resolve(config.data.inference or f"{config.name}/inference")
 
 
-def _root(folder: Any, conn_id: str | None) -> Any:
+def storage_path(folder: Any, conn_id: str | None = None) -> Any:
     """The folder as an `ObjectStoragePath`, a `pathlib` path too: `Path.as_uri()` would percent-encode the `=`
     of the partition folders, and such a URI does not open again."""
     return as_path(str(folder) if isinstance(folder, PurePath) else folder, conn_id)
@@ -65,7 +70,7 @@ def _partition(root: Any, start: datetime) -> Any:
     return root / f"date={start:%Y-%m-%d}" / f"hour={start:%H}"
 
 
-def _write_atomically(folder: Any, name: str, write: Any) -> Any:
+def write_atomically(folder: Any, name: str, write: Any) -> Any:
     """`write(handle)` into a hidden temporary file, fsync it, rename it to `name`: the file appears complete or
     not at all, and a failed attempt leaves nothing behind."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +85,7 @@ def _write_atomically(folder: Any, name: str, write: Any) -> Any:
         try:
             staging.unlink(missing_ok=True)
         except OSError as err:
-            log.warning("Inference log: could not remove the temporary file %s: %s", staging, err)
+            log.warning("Could not remove the temporary file %s: %s", staging, err)
         raise
     if getattr(folder, "protocol", "file") in ("file", "local"):
         _fsync_folder(folder.path if hasattr(folder, "protocol") else str(folder))
@@ -108,7 +113,7 @@ def _fsync_folder(path: str) -> None:
 def write_window(folder: Any, frame: pd.DataFrame, *, start: datetime | None = None,
                  conn_id: str | None = None) -> str:
     """Write one window into the partition of its start (written aside, fsynced, then renamed)."""
-    missing = [c for c in META_COLUMNS if c not in frame.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"inference window for {folder}: missing column(s) {missing}")
     start = (start or datetime.now(UTC)).astimezone(UTC)
@@ -118,7 +123,7 @@ def write_window(folder: Any, frame: pd.DataFrame, *, start: datetime | None = N
     def write(handle: Any) -> None:  # dictionary-encode text only: for floats it costs much and saves little
         frame.to_parquet(handle, index=False, use_dictionary=text)
 
-    return uri_of(_write_atomically(_partition(_root(folder, conn_id), start), name, write))
+    return uri_of(write_atomically(_partition(storage_path(folder, conn_id), start), name, write))
 
 
 def quarantine(folder: Any, frame: pd.DataFrame, *, start: datetime, reason: str,
@@ -134,7 +139,7 @@ def quarantine(folder: Any, frame: pd.DataFrame, *, start: datetime, reason: str
     lines = (json.dumps({**dict(zip(columns, row, strict=True)), QUARANTINE_REASON: reason}, default=str)
              for row in values)
     body = "".join(f"{line}\n" for line in lines).encode()
-    return uri_of(_write_atomically(_root(folder, conn_id) / QUARANTINE, name, lambda h: h.write(body)))
+    return uri_of(write_atomically(storage_path(folder, conn_id) / QUARANTINE, name, lambda h: h.write(body)))
 
 
 def _window(entry: Any) -> WindowFile | None:
@@ -170,7 +175,7 @@ def _partitions(root: Any, since: datetime | None) -> tuple[list[Any], list[Any]
 def list_windows(folder: Any, *, since: datetime | None = None, conn_id: str | None = None) -> list[WindowFile]:
     """Window files (oldest first) whose start is at or after `since`; an absent folder has none. Only the
     date and hour folders from `since` on are listed (and the inference folder itself, for flat-layout files)."""
-    root = _root(folder, conn_id)
+    root = storage_path(folder, conn_id)
     if not root.exists():
         return []
     since = since.astimezone(UTC) if since is not None else None
@@ -211,6 +216,26 @@ def count_rows(windows: list[WindowFile], conn_id: str | None = None) -> int:
     return total
 
 
+def read_columns(window: WindowFile, columns: list[str], conn_id: str | None = None) -> pd.DataFrame | None:
+    """Only the `columns` a window has (the others are not read at all); None when it has none of them (a window
+    written before they existed), or is not readable or gone (with a warning naming it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with as_path(window.uri, conn_id).open("rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            present = [c for c in columns if c in parquet.schema_arrow.names]
+            if not present:
+                return None
+            return parquet.read(columns=present).to_pandas()
+    except FileNotFoundError:
+        log.warning("Inference window %s skipped: it is gone (deleted by retention?)", window.uri)
+    except (pa.ArrowException, ValueError) as err:
+        log.warning("Inference window %s skipped: not a readable Parquet file: %s", window.uri, err)
+    return None
+
+
 def read_windows(windows: list[WindowFile], conn_id: str | None = None) -> pd.DataFrame:
     """All rows of the windows as one DataFrame; unreadable or empty windows are skipped with a warning naming
     them (DataError when none is left)."""
@@ -235,7 +260,7 @@ def read_windows(windows: list[WindowFile], conn_id: str | None = None) -> pd.Da
 def delete_before(folder: Any, cutoff: datetime, *, conn_id: str | None = None) -> int:
     """Delete windows (and quarantined windows) of hours that ended before `cutoff`, and flat-layout windows
     that started before it; empty partition folders go too. Returns the number of files deleted."""
-    root = _root(folder, conn_id)
+    root = storage_path(folder, conn_id)
     if not root.exists():
         return 0
     cutoff = cutoff.astimezone(UTC)

@@ -1,6 +1,7 @@
 """The model server for real: a real MLflow registry, `python -m mlops_provider.serving` on loopback ports, HTTP.
 
-The tests of this module share one server process and run in order: load, score, split, switch, shut down.
+The tests of this module share one server process and run in order: load, score, split, switch, label, shut
+down.
 """
 
 from __future__ import annotations
@@ -123,10 +124,13 @@ def test_both_scoring_formats_answer_the_models_own_predictions(server: Server, 
     split = split_payload(rows)
     response = http.post(f"{server.url}/invocations", json=split)
     assert response.status_code == 200, response.text
-    assert response.json() == {"predictions": expected["1"]}
+    assert response.json()["predictions"] == expected["1"]
+    request_id = response.headers["x-request-id"]
+    assert response.json()["metadata"] == {"request_id": request_id, "version": "1",
+                                           "prediction_ids": [f"{request_id}.{i}" for i in range(len(rows))]}
     columns, data = split["dataframe_split"]["columns"], split["dataframe_split"]["data"]
     records = {"dataframe_records": [dict(zip(columns, values, strict=True)) for values in data]}
-    assert http.post(f"{server.url}/invocations", json=records).json() == {"predictions": expected["1"]}
+    assert http.post(f"{server.url}/invocations", json=records).json()["predictions"] == expected["1"]
     missing = {"dataframe_records": [{"age": 30}]}
     response = http.post(f"{server.url}/invocations", json=missing)
     assert response.status_code == 400 and "missing feature column(s)" in response.json()["message"]
@@ -198,6 +202,23 @@ def test_admin_listens_on_loopback_only(server: Server) -> None:
         httpx.get(f"http://{address}:{admin_port}/admin/status", timeout=5, trust_env=False)
 
 
+def test_labels_for_served_predictions_are_stored_once(server: Server, http: httpx.Client, holdout: Any) -> None:
+    rows, _ = holdout
+    for i in range(3):
+        answer = http.post(f"{server.url}/invocations", json=one_row(rows, i), headers={"x-request-id": f"loan-{i}"})
+        assert answer.json()["metadata"]["prediction_ids"] == [f"loan-{i}"]
+    body = {"labels": [{"request_id": "loan-0", "label": 1, "event_time": "2026-12-01T10:00:00Z"},
+                       {"request_id": "loan-1", "label": 0}, {"request_id": "loan-404", "label": 1}]}
+    first = http.post(f"{server.url}/feedback", json=body).json()
+    assert (first["accepted"], first["unknown_ids"], first["rejected"]) == (2, 1, 1)
+    again = http.post(f"{server.url}/feedback", json=body).json()
+    assert (again["accepted"], again["already_known"], again["unknown_ids"]) == (0, 2, 1)
+    conflict = http.post(f"{server.url}/feedback", json={"labels": [{"request_id": "loan-1", "label": 1}]}).json()
+    assert conflict["conflicting"] == 1
+    bad = http.post(f"{server.url}/feedback", json={"labels": [{"request_id": "loan-2"}]})
+    assert bad.status_code == 400 and "labels[0].label is missing" in bad.json()["message"]
+
+
 def test_every_request_is_logged_and_flushed_on_shutdown(server: Server, http: httpx.Client, holdout: Any) -> None:
     import pandas as pd
 
@@ -226,3 +247,31 @@ def test_every_request_is_logged_and_flushed_on_shutdown(server: Server, http: h
     assert set(frame[inference_log.PREDICTION]) <= {0, 1}
     assert pd.api.types.is_datetime64_any_dtype(frame[inference_log.TIMESTAMP])
     assert "Application shutdown complete" in server.log.read_text()
+    assert frame[inference_log.REQUEST_ID].notna().all() and frame[inference_log.SCORE].between(0, 1).all()
+    assert {"loan-0", "loan-1", "loan-2"} <= set(frame[inference_log.REQUEST_ID])
+
+
+def test_the_log_holds_each_versions_own_scores_and_joins_the_labels(server: Server, mlflow_server: str,
+                                                                     demo_data_dir: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mlops_provider import inference_log, labels
+    from mlops_provider.config import load_model_config
+    from mlops_provider.tracking import load_version, tracking_uri
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLOPS_MODELS_DIR", str(server.log.parent / "models"))
+        env.setenv("MLOPS_DATA_DIR", str(demo_data_dir))
+        config = load_model_config(MODEL, check_paths=False)
+        frame = inference_log.read_windows(inference_log.list_windows(str(server.inference)))
+        with tracking_uri(mlflow_server):
+            for version in server.versions:
+                served = frame[frame[inference_log.VERSION] == version]
+                model = load_version(MODEL, version)
+                features = served[config.features.all]
+                assert served[inference_log.SCORE].tolist() == model.predict_proba(features)[:, 1].tolist()
+                assert served[inference_log.PREDICTION].tolist() == model.predict(features).tolist()
+        now = datetime.now(UTC)
+        joined = labels.labelled_predictions(config, start=now - timedelta(hours=1), end=now + timedelta(minutes=1))
+    assert joined.set_index(inference_log.REQUEST_ID)[labels.LABEL].to_dict() == {"loan-0": 1, "loan-1": 0}
+    assert joined.attrs["unlabelled"] == len(frame) - 2

@@ -2,16 +2,27 @@
 
 When the model's local server runs (the local deployment target), the requests go to its `/invocations` in
 MLflow's scoring format and the server logs them itself. Otherwise they are scored here by the registry's
-`champion` and written as one window in the same folder, format and columns (`mlops_provider.inference_log`).
+`champion` and written as one window in the same folder, format and columns (`mlops_provider.inference_log`),
+each row with its own prediction id and score as the server would log them. Either way the answer lists the
+prediction ids, which labels (`mlops feedback`) refer to.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.config import load_model_config
-from mlops_provider.inference_log import PREDICTION, TIMESTAMP, VERSION, inference_uri, write_window
+from mlops_provider.inference_log import (
+    PREDICTION,
+    REQUEST_ID,
+    SCORE,
+    TIMESTAMP,
+    VERSION,
+    inference_uri,
+    write_window,
+)
 from mlops_provider.serving.headers import PIN_HEADER
 from mlops_provider.tracking import CHAMPION
 
@@ -53,7 +64,8 @@ def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float
                  alias: str = CHAMPION, start: datetime | None = None, via_server: bool = True,
                  batch: int = 50) -> dict[str, Any]:
     """Send `rows` requests to the model's running local server (`batch` rows per request), or, with no
-    server (or `via_server=False`), score them with `<model>@<alias>` and write them as one window."""
+    server (or `via_server=False`), score them with `<model>@<alias>` and write them as one window. The answer's
+    `prediction_ids` are the ids of the rows, in order."""
     if via_server:
         from mlops_provider.deploy.local import LocalTarget
 
@@ -64,6 +76,7 @@ def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float
     from mlflow import MlflowClient
 
     from mlops_provider.data import features_frame
+    from mlops_provider.serving.scoring import predict_scored
     from mlops_provider.tracking import load_version
     from mlops_provider.tracking import tracking_uri as tracking
 
@@ -73,13 +86,18 @@ def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float
     with tracking(tracking_uri):
         estimator = load_version(model, version)
     features = features_frame(config, requests_for(config, rows, drift=drift, seed=seed))
+    predictions, scores = predict_scored(estimator, features)
+    ids = [uuid.uuid4().hex for _ in range(len(features))]  # one request per row, as a client would send
     scored = features.assign(**{
-        PREDICTION: estimator.predict(features),
+        PREDICTION: predictions,
         VERSION: str(version),
         TIMESTAMP: pd.Timestamp.now(tz="UTC"),
+        REQUEST_ID: ids,
+        SCORE: pd.Series(scores if scores is not None else [None] * len(ids), dtype="float64").to_numpy(),
     })
     path = write_window(inference_uri(config), scored, start=start)
-    return {"model": model, "version": str(version), "rows": rows, "drift": drift, "window": path}
+    return {"model": model, "version": str(version), "rows": rows, "drift": drift, "window": path,
+            "prediction_ids": ids}
 
 
 def _through_server(model: str, url: str, admin_url: str, rows: int, drift: float, seed: int,
@@ -92,6 +110,7 @@ def _through_server(model: str, url: str, admin_url: str, rows: int, drift: floa
     config = load_model_config(model, check_paths=False)
     frame = requests_for(config, rows, drift=drift, seed=seed)
     served: set[str] = set()
+    ids: list[str] = []
     with httpx.Client(timeout=60, trust_env=False) as http:
         for begin in range(0, len(frame), batch):
             answer = http.post(f"{url}/invocations", json=split_payload(frame.iloc[begin:begin + batch]))
@@ -99,6 +118,7 @@ def _through_server(model: str, url: str, admin_url: str, rows: int, drift: floa
                 raise RuntimeError(f"model '{model}': the server at {url} answered {answer.status_code}: "
                                    f"{answer.text[:300]}")
             served.add(answer.headers.get(PIN_HEADER, "?"))
+            ids += answer.json().get("metadata", {}).get("prediction_ids", [])
         window = http.post(f"{admin_url}/admin/flush").json().get("window")
     return {"model": model, "version": ",".join(sorted(served)), "rows": rows, "drift": drift,
-            "window": f"{window} (logged by the server at {url})"}
+            "window": f"{window} (logged by the server at {url})", "prediction_ids": ids}

@@ -1,9 +1,11 @@
 """The server's two FastAPI apps: the public scoring app and the loopback-only admin app.
 
-Public: `POST /invocations` (MLflow scoring format), `GET /health` (alive, and the inference log's state),
+Public: `POST /invocations` (MLflow scoring format; every prediction gets an id: the answer's `metadata` and
+`x-request-id` header, the inference log's `mlops_request_id`), `POST /feedback` (labels for those ids, into the
+model's labels log; answers the delivery's report), `GET /health` (alive, and the inference log's state),
 `GET /ready` (a model takes all traffic), `GET /version` (loaded versions, weights, counters, the inference log's
-counters). A bad request is a 4xx (400 naming the column or field, 413 over the body limit): it never reaches the
-model and never counts as a model error, which the canary reads to roll back.
+counters). A bad request is a 4xx (400 naming the column, field or header, 413 over the body limit): it never
+reaches the model and never counts as a model error, which the canary reads to roll back.
 Admin (also refused to non-loopback clients, on top of listening on 127.0.0.1 only): `POST /admin/load {version}`,
 `/admin/traffic {weights, routing?}`, `/admin/promote {version}`, `/admin/unload {version}`, `/admin/flush`,
 `GET /admin/status`.
@@ -25,9 +27,10 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from mlops_provider.serving.headers import PIN_HEADER, ROUTING_KEY_HEADER, SMOKE_HEADER
+from mlops_provider.serving.feedback import RecentIds, ingest_feedback, parse_feedback, prediction_ids, request_id
+from mlops_provider.serving.headers import PIN_HEADER, REQUEST_ID_HEADER, ROUTING_KEY_HEADER, SMOKE_HEADER
 from mlops_provider.serving.pool import Loaded, ModelPool, PoolError
-from mlops_provider.serving.scoring import PayloadError, as_json_list, parse_payload
+from mlops_provider.serving.scoring import PayloadError, parse_payload, predict_scored
 
 if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig
@@ -69,6 +72,7 @@ class Service:
     startup_error: str | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     refused: RequestCounters = field(default_factory=RequestCounters)
+    recent_ids: RecentIds = field(default_factory=RecentIds)  # the prediction ids logged lately, for /feedback
 
     def log_health(self) -> dict[str, Any]:
         return self.buffer.health() if self.buffer is not None else {"status": "off"}
@@ -111,8 +115,9 @@ def require_loopback(request: Request) -> None:
         raise HTTPException(status_code=403, detail=f"admin API refuses cross-site requests (Origin {origin!r})")
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+def _error(status: int, code: str, message: str, request: str | None = None) -> JSONResponse:
+    headers = {REQUEST_ID_HEADER: request} if request is not None else None
+    return JSONResponse({"error_code": code, "message": message}, status_code=status, headers=headers)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -129,19 +134,21 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _score(service: Service, loaded: Loaded, body: bytes, logged: bool) -> list[Any]:
-    """Parse (PayloadError for a bad body), predict with the version picked, count, log."""
+def _score(service: Service, loaded: Loaded, body: bytes, logged: bool, request: str) -> tuple[list[Any], list[str]]:
+    """Parse (PayloadError for a bad body), predict with the version picked, count, log; (predictions, ids)."""
     features = parse_payload(body, service.config)
     began = time.perf_counter()
     try:
-        predictions = as_json_list(loaded.model.predict(features))
+        predictions, scores = predict_scored(loaded.model, features)
     except Exception:
         service.pool.count(loaded, rows=len(features), seconds=time.perf_counter() - began, failed=True)
         raise
     service.pool.count(loaded, rows=len(features), seconds=time.perf_counter() - began, failed=False)
+    ids = prediction_ids(request, len(predictions))
     if logged and service.buffer is not None:
-        service.buffer.add(features, predictions, loaded.version, datetime.now(UTC))
-    return predictions
+        service.buffer.add(features, predictions, loaded.version, datetime.now(UTC), ids=ids, scores=scores)
+        service.recent_ids.add(ids)
+    return predictions, ids
 
 
 def create_app(service: Service) -> FastAPI:
@@ -190,6 +197,11 @@ def create_app(service: Service) -> FastAPI:
             service.refused.add("too_large")
             return _error(413, "REQUEST_TOO_LARGE", f"body over the server's limit of {service.max_body_bytes} "
                                                     "bytes: send fewer rows per request")
+        try:
+            request_key = request_id(request.headers.get(REQUEST_ID_HEADER))
+        except PayloadError as err:
+            service.refused.add("bad_requests")
+            return _error(400, "BAD_REQUEST", str(err))
         routing = service.pool.routing  # one snapshot for the whole request
         pinned = request.headers.get(PIN_HEADER)
         smoke = SMOKE_HEADER in request.headers
@@ -206,15 +218,45 @@ def create_app(service: Service) -> FastAPI:
             if loaded is None:
                 return _error(503, "NOT_READY", f"model '{service.config.name}': no version is serving")
         try:
-            predictions = await run_in_threadpool(_score, service, loaded, body, not smoke)
+            predictions, ids = await run_in_threadpool(_score, service, loaded, body, not smoke, request_key)
         except PayloadError as err:
             service.refused.add("bad_requests")
-            return _error(400, "BAD_REQUEST", str(err))
+            return _error(400, "BAD_REQUEST", str(err), request_key)
         except Exception as err:
             log.exception("Model %s v%s failed to predict", service.config.name, loaded.version)
             return _error(500, "INTERNAL_ERROR",
-                          f"model '{service.config.name}' v{loaded.version} failed: {type(err).__name__}: {err}")
-        return JSONResponse({"predictions": predictions}, headers={PIN_HEADER: loaded.version})
+                          f"model '{service.config.name}' v{loaded.version} failed: {type(err).__name__}: {err}",
+                          request_key)
+        metadata = {"request_id": request_key, "prediction_ids": ids, "version": loaded.version}
+        return JSONResponse({"predictions": predictions, "metadata": metadata},
+                            headers={PIN_HEADER: loaded.version, REQUEST_ID_HEADER: request_key})
+
+    @app.post("/feedback")
+    async def feedback(request: Request) -> JSONResponse:
+        """Labels for predictions this model served: the delivery's report (200), or 400 naming the field."""
+        try:
+            body = await _body(request, service.max_body_bytes)
+        except BodyTooLarge:
+            service.refused.add("too_large")
+            return _error(413, "REQUEST_TOO_LARGE", f"body over the server's limit of {service.max_body_bytes} "
+                                                    "bytes: send fewer labels per request")
+        try:
+            frame = parse_feedback(body)
+        except PayloadError as err:
+            service.refused.add("bad_requests")
+            return _error(400, "BAD_REQUEST", str(err))
+        source = f"api:{request.client.host if request.client else 'unknown'}"
+        try:
+            report = await run_in_threadpool(ingest_feedback, service, frame, source)
+        except OSError as err:  # the storage: sending again is safe (what was stored counts as already known)
+            log.exception("Model %s: labels could not be stored", service.config.name)
+            return _error(503, "TEMPORARILY_UNAVAILABLE", f"model '{service.config.name}': the labels storage "
+                                                          f"failed ({err}); send the labels again")
+        except Exception as err:
+            log.exception("Model %s: labels could not be ingested", service.config.name)
+            return _error(500, "INTERNAL_ERROR", f"model '{service.config.name}': labels could not be ingested: "
+                                                 f"{type(err).__name__}: {err}")
+        return JSONResponse(report.to_dict())
 
     return app
 

@@ -22,7 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider.inference_log import PREDICTION, TIMESTAMP, VERSION, delete_before, quarantine, write_window
+from mlops_provider.inference_log import (
+    PREDICTION,
+    REQUEST_ID,
+    SCORE,
+    TIMESTAMP,
+    VERSION,
+    delete_before,
+    quarantine,
+    write_window,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +48,8 @@ class _Scored:
     predictions: list[Any]
     version: str
     timestamp: datetime
+    ids: list[str] | None = None  # the prediction ids, one per row
+    scores: list[float] | None = None  # a binary classifier's positive-class probabilities, one per row
 
 
 @dataclass
@@ -93,9 +104,10 @@ class InferenceLogBuffer:
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
         self._thread.start()
 
-    def add(self, features: pd.DataFrame, predictions: list[Any], version: str, timestamp: datetime) -> None:
+    def add(self, features: pd.DataFrame, predictions: list[Any], version: str, timestamp: datetime, *,
+            ids: list[str] | None = None, scores: list[float] | None = None) -> None:
         with self._lock:
-            self._pending.append(_Scored(features, predictions, version, timestamp))
+            self._pending.append(_Scored(features, predictions, version, timestamp, ids, scores))
             self._rows += len(predictions)
             if self._first is None:
                 self._first = time.monotonic()
@@ -239,8 +251,10 @@ class InferenceLogBuffer:
 
 
 def _frame(batch: list[_Scored]) -> pd.DataFrame:
-    """The requests' features one under the other, and the three columns added whole (an `assign` per request
-    copied every request's frame and was most of the logging cost)."""
+    """The requests' features one under the other, and the meta columns added whole (an `assign` per request
+    copied every request's frame and was most of the logging cost). Ids are text and scores float64 in every
+    window, null where a request had none, so every window has one type per column."""
+    import numpy as np
     import pandas as pd
 
     counts = [len(item.predictions) for item in batch]
@@ -249,4 +263,9 @@ def _frame(batch: list[_Scored]) -> pd.DataFrame:
     frame[VERSION] = pd.Series([item.version for item in batch], dtype=object).repeat(counts).to_numpy()
     stamps = pd.to_datetime([item.timestamp for item in batch], utc=True).as_unit("us")  # a datetime's precision
     frame[TIMESTAMP] = stamps.repeat(counts)
+    nothing: list[Any] = [None]
+    frame[REQUEST_ID] = pd.Series([i for item in batch for i in (item.ids or nothing * len(item.predictions))],
+                                  dtype=object).to_numpy()
+    frame[SCORE] = np.array([s for item in batch for s in (item.scores or nothing * len(item.predictions))],
+                            dtype="float64")
     return frame

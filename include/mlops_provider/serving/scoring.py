@@ -26,7 +26,7 @@ class PayloadError(ValueError):
     """The request body is not a scoring payload this model can take (answered with 400)."""
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """`json.loads` keeps the last of two equal keys silently; a payload naming a column twice is refused."""
     found = dict(pairs)
     if len(found) != len(pairs):
@@ -39,7 +39,7 @@ def parse_payload(body: bytes, config: ModelConfig) -> pd.DataFrame:
     """`{"dataframe_split": {"columns": [...], "data": [[...]]}}` or `{"dataframe_records": [{...}]}` as the
     model's feature frame (columns in order, dtypes as in training); extra columns are ignored."""
     try:
-        payload = json.loads(body, object_pairs_hook=_no_duplicate_keys)
+        payload = json.loads(body, object_pairs_hook=no_duplicate_keys)
     except PayloadError:
         raise
     except ValueError as err:
@@ -163,3 +163,26 @@ def as_json_list(predictions: Any) -> list[Any]:
     """Predictions as plain JSON values (numpy unwrapped, NaN as null)."""
     items = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
     return [None if isinstance(v, float) and v != v else v for v in items]
+
+
+def predict_scored(model: Any, features: pd.DataFrame) -> tuple[list[Any], list[float] | None]:
+    """(predictions, scores) with one pass of the model. A classifier with `predict_proba` is asked only that:
+    its prediction is `classes_[argmax]`, which is what scikit-learn's own `predict` returns for our pipelines'
+    estimators, and its score is the probability of `classes_[1]` when there are two classes (None for more).
+    Anything else (a regressor, a model without probabilities) is asked `predict`, and has no scores."""
+    import numpy as np
+
+    classes = getattr(model, "classes_", None)  # a Pipeline raises AttributeError for a regressor
+    if classes is not None and hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(features))
+        classes = np.asarray(classes)
+        if proba.ndim == 2 and proba.shape[1] == len(classes) and len(classes) > 0:
+            predictions = as_json_list(classes[proba.argmax(axis=1)])
+            return predictions, (proba[:, 1].astype("float64").tolist() if len(classes) == 2 else None)
+    return as_json_list(model.predict(features)), None
+
+
+def model_classes(model: Any) -> list[Any] | None:
+    """The classes a classifier predicts (JSON values), None for a model without `classes_`."""
+    classes = getattr(model, "classes_", None)
+    return None if classes is None else as_json_list(classes)

@@ -91,6 +91,7 @@ def registry_version(model: str, options: ServerOptions, *, wait: float = 10.0) 
 def build_service(config: ModelConfig, options: ServerOptions) -> Service:
     from mlops_provider.inference_log import inference_uri
     from mlops_provider.serving.app import Service
+    from mlops_provider.serving.feedback import RECENT_IDS, RecentIds
     from mlops_provider.serving.logbuffer import InferenceLogBuffer
     from mlops_provider.serving.pool import ModelPool
 
@@ -104,7 +105,10 @@ def build_service(config: ModelConfig, options: ServerOptions) -> Service:
         initial = lambda: version  # noqa: E731
     elif options.alias is not None:
         initial = lambda: registry_version(config.name, options)  # noqa: E731
-    return Service(config=config, pool=pool, buffer=buffer, initial=initial, max_body_bytes=options.max_body_bytes)
+    # every id still waiting in the buffer must be remembered: a label may come before its window is written
+    recent = RecentIds(max(RECENT_IDS, 2 * options.log_rows))
+    return Service(config=config, pool=pool, buffer=buffer, initial=initial, max_body_bytes=options.max_body_bytes,
+                   recent_ids=recent)
 
 
 def serve(config: ModelConfig, options: ServerOptions) -> None:

@@ -111,9 +111,12 @@ def test_both_scoring_formats(public: TestClient, admin: TestClient, config: Mod
     one = row(config)
     split = {"dataframe_split": {"columns": list(one), "data": [list(one.values())] * 2}}
     response = public.post("/invocations", json=split)
-    assert response.json() == {"predictions": [3, 3]} and response.headers["x-mlops-version"] == "3"
+    assert response.json()["predictions"] == [3, 3] and response.headers["x-mlops-version"] == "3"
+    request_id = response.headers["x-request-id"]
+    assert response.json()["metadata"] == {"request_id": request_id, "version": "3",
+                                           "prediction_ids": [f"{request_id}.0", f"{request_id}.1"]}
     records = {"dataframe_records": [one, {**one, "extra_column": 5}]}
-    assert public.post("/invocations", json=records).json() == {"predictions": [3, 3]}
+    assert public.post("/invocations", json=records).json()["predictions"] == [3, 3]
 
 
 @pytest.mark.parametrize(("body", "message"), [
@@ -166,7 +169,9 @@ def test_requests_are_logged_smoke_tests_are_not(service: Service, public: TestC
     flushed = admin.post("/admin/flush").json()
     assert flushed["window"].startswith("file://") and flushed["windows"] == 1
     frame = pd.read_parquet(flushed["window"].removeprefix("file://"))
-    assert list(frame.columns) == [*config.features.all, "mlops_prediction", "mlops_version", "mlops_timestamp"]
+    assert list(frame.columns) == [*config.features.all, "mlops_prediction", "mlops_version", "mlops_timestamp",
+                                   "mlops_request_id", "mlops_score"]
+    assert frame["mlops_score"].isna().all()  # a model without predict_proba has no scores
     assert frame["mlops_prediction"].tolist() == [4, 4, 4] and set(frame["mlops_version"]) == {"4"}
     assert str(frame["mlops_timestamp"].dtype).startswith("datetime64") and frame["mlops_timestamp"].dt.tz
     assert admin.post("/admin/flush").json()["window"] is None
