@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
-from mlops_provider.data import as_path, digest, read_table, require_columns, split_holdout, uri_of
+from mlops_provider.data import as_path, digest, features_frame, read_table, require_columns, split_holdout, uri_of
 from mlops_provider.exceptions import DataError
+from mlops_provider.inference_log import REQUEST_ID, TIMESTAMP, inference_uri
+from mlops_provider.labels.store import LABEL, LABEL_TIME, RECEIVED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,8 +32,6 @@ log = logging.getLogger(__name__)
 PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 ALL_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # the feedback window without `window_days`
 SOURCES_ARTIFACT = "data/sources.json"
-# label columns of labelled production rows; a label is received (`mlops_received`) before it counts
-LABEL, LABEL_TIME, RECEIVED, REQUEST_ID = "mlops_label", "mlops_label_time", "mlops_received", "mlops_request_id"
 
 
 class DataSource(TypedDict):
@@ -176,8 +176,6 @@ def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
     """The labelled production rows predicted in [start, end) whose label was received before `end` (so a
     label arriving later does not change the set a retry assembles), the label as `config.target`, features
     as the served model received them; sorted by prediction time and request id."""
-    from mlops_provider.data import features_frame
-    from mlops_provider.inference_log import TIMESTAMP, inference_uri
     from mlops_provider.labels import labelled_predictions
 
     rows = labelled_predictions(config, start=start, end=end)
@@ -266,3 +264,15 @@ def read_training_data(uri: str, *, conn_id: str | None = None, what: str = "tra
     if not frames:
         raise DataError(f"{what} {uri}: no date=YYYY-MM-DD partition with rows")
     return pd.concat(frames, ignore_index=True)
+
+
+def data_to_validate(config: ModelConfig, data: str | None = None, *, now: datetime | None = None,
+                     what: str = "data to validate") -> TrainingSet:
+    """What the data gate validates: the one file `data` when given (any batch; `what` names it in errors),
+    else the training set assembled as of `now`, exactly as training will assemble it."""
+    if not data:
+        return assemble_training_set(config, now=now)
+    frame = read_table(data, conn_id=config.data.conn_id, what=f"model '{config.name}': {what}")
+    source: DataSource = {"uri": str(data), "rows": len(frame), "kind": "file", "digest": digest(frame)}
+    return TrainingSet(frame=frame, digest=source["digest"], uri=str(data), sources=[source], now=_utc(now),
+                       start=None)

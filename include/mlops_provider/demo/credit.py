@@ -25,7 +25,6 @@ TARGET = "default"
 # protects (inflated scores). A model trained before the shock ranks these applicants by their score, so it
 # degrades; the labelled production rows of the new concept teach the new relation.
 SHOCKED_PURPOSES = ("small_business", "medical")
-LABEL_COLUMNS = ("request_id", "label", "event_time")  # a labels file of the labels folder
 
 
 def generate(n: int = 5000, *, seed: int = 7, drift: float = 0.0, concept: float = 0.0,
@@ -95,7 +94,7 @@ def _corrupt(frame: pd.DataFrame, rng: object) -> None:
 
 def labels_for(frame: pd.DataFrame, *, at: datetime | None = None, share: float = 1.0, seed: int = 0,
                id_column: str | None = None) -> pd.DataFrame:
-    """The delayed labels of demo traffic, as a labels file holds them (`LABEL_COLUMNS`).
+    """The delayed labels of demo traffic, as a labels delivery holds them (`request_id`, `label`, `event_time`).
 
     `frame` holds the requests with their true target (`generate`, or the demo traffic's
     `requests_for(..., with_target=True)`) and their request ids (`id_column`, default `request_id` or else
@@ -104,6 +103,8 @@ def labels_for(frame: pd.DataFrame, *, at: datetime | None = None, share: float 
     """
     import numpy as np
     import pandas as pd
+
+    from mlops_provider.labels import EVENT_TIME_COLUMN, ID_COLUMN, LABEL_COLUMN
 
     column = id_column or next((c for c in ("request_id", "mlops_request_id") if c in frame.columns), None)
     if column is None or column not in frame.columns:
@@ -118,6 +119,6 @@ def labels_for(frame: pd.DataFrame, *, at: datetime | None = None, share: float 
     labelled = frame.loc[known]
     when = pd.Timestamp(at or datetime.now(UTC))
     when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
-    return pd.DataFrame({"request_id": labelled[column].astype(str).to_numpy(),
-                         "label": labelled[TARGET].astype("int64").to_numpy(),
-                         "event_time": when}).reset_index(drop=True)
+    return pd.DataFrame({ID_COLUMN: labelled[column].astype(str).to_numpy(),
+                         LABEL_COLUMN: labelled[TARGET].astype("int64").to_numpy(),
+                         EVENT_TIME_COLUMN: when}).reset_index(drop=True)
