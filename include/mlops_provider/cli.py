@@ -36,7 +36,8 @@ def _demo_data(args: argparse.Namespace) -> int:
     from mlops_provider.settings import data_dir
 
     folder = Path(args.data_dir or data_dir())
-    for model, path in write_demo_data(folder, rows=args.rows, drift=args.drift, corrupt=args.corrupt).items():
+    written = write_demo_data(folder, rows=args.rows, drift=args.drift, concept=args.concept, corrupt=args.corrupt)
+    for model, path in written.items():
         print(f"{model}: {path}")
     return EXIT_OK
 
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo_data.add_argument("--data-dir", help="target folder (default: MLOPS_DATA_DIR or ./data)")
     demo_data.add_argument("--rows", type=int, default=5000, help="rows of credit_default data")
     demo_data.add_argument("--drift", type=float, default=0.0, help="0..1: shift, widen, re-mix, add nulls")
+    demo_data.add_argument("--concept", type=float, default=0.0,
+                           help="0..1: move what makes a credit applicant default (concept drift)")
     demo_data.add_argument("--corrupt", action="store_true", help="break the data (fails validation)")
     demo_data.set_defaults(handler=_demo_data)
 

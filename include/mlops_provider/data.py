@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from mlops_provider.exceptions import DataError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
     from mlops_provider.config import ModelConfig
@@ -37,8 +39,10 @@ def uri_of(path: Any) -> str:
     return f"{path.protocol}://{path.path}"
 
 
-def read_table(uri: Any, *, conn_id: str | None = None, what: str = "data") -> pd.DataFrame:
-    """Read one CSV or Parquet file. Every failure names the file and what was wrong."""
+def read_table(uri: Any, *, conn_id: str | None = None, what: str = "data",
+               allow_empty: bool = False) -> pd.DataFrame:
+    """Read one CSV or Parquet file. Every failure names the file and what was wrong. With `allow_empty`, a file
+    without rows (a partition of a day without data) reads as an empty frame."""
     import pandas as pd
 
     path = as_path(uri, conn_id)
@@ -53,12 +57,14 @@ def read_table(uri: Any, *, conn_id: str | None = None, what: str = "data") -> p
         with path.open("rb") as handle:
             frame = pd.read_csv(handle) if kind == "csv" else pd.read_parquet(handle)
     except pd.errors.EmptyDataError:
+        if allow_empty:
+            return pd.DataFrame()
         raise DataError(f"{what} file {path} is empty") from None
     except (OSError, ConnectionError, TimeoutError):
         raise  # infrastructure: let the task retry
     except Exception as err:
         raise DataError(f"{what} file {path} is not a readable {kind} file: {err}") from None
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise DataError(f"{what} file {path} has no rows")
     return frame
 
@@ -88,21 +94,13 @@ def split_holdout(frame: pd.DataFrame, *, target: str, fraction: float, seed: in
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
-def load_batches(config: ModelConfig) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
-    """(train, holdout, data digest, data uri) for a model: the holdout file or a seeded split."""
-    uri = config.resolve(config.data.train)
-    frame = read_table(uri, conn_id=config.data.conn_id, what=f"model '{config.name}': training data")
-    require_columns(frame, [*config.features.all, config.target], what=f"model '{config.name}': training data {uri}")
-    data_digest = digest(frame)
-    if config.data.holdout:
-        holdout_uri = config.resolve(config.data.holdout)
-        holdout = read_table(holdout_uri, conn_id=config.data.conn_id, what=f"model '{config.name}': holdout data")
-        require_columns(holdout, [*config.features.all, config.target],
-                        what=f"model '{config.name}': holdout data {holdout_uri}")
-        return frame, holdout, data_digest, uri
-    train, holdout = split_holdout(frame, target=config.target, fraction=config.data.holdout_fraction,
-                                   seed=config.trainer.seed)
-    return train, holdout, data_digest, uri
+def load_batches(config: ModelConfig, *, now: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """(train, holdout, data digest, data uri) of the training set assembled as of `now` (see
+    `training_data.assemble_training_set`): the holdout file or a seeded split."""
+    from mlops_provider.training_data import training_batches
+
+    batches = training_batches(config, now=now)
+    return batches.train, batches.holdout, batches.training_set.digest, batches.training_set.uri
 
 
 def features_frame(config: ModelConfig, frame: pd.DataFrame) -> pd.DataFrame:

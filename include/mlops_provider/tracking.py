@@ -26,6 +26,7 @@ TAG_VALIDATION = "mlops.validation"
 TAG_STAGE = "mlops.stage"  # training, validation, drift: runs of one experiment told apart
 TAG_REQUESTED_BY = "mlops.requested_by"
 TAG_DRIFT = "mlops.drift"
+TAG_DATA_SOURCES = "mlops.data_sources"  # the training set's sources in one line (all of them: data/sources.json)
 # version tag: JSON of the version's last production check (realized and estimated performance, prediction drift,
 # the policy's verdict and actions); written by the monitor, read by the Models page and `mlops models`
 TAG_MONITOR = "mlops.monitor"

@@ -5,7 +5,10 @@ The deployment result is `deploy.DeploymentResult.to_dict()`: that dataclass is 
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from mlops_provider.training_data import DataSource
 
 
 class TrainingResult(TypedDict):
@@ -21,6 +24,8 @@ class TrainingResult(TypedDict):
     data_uri: str
     reused: bool  # a retry found the finished run of this DAG run
     validation: str  # the data gate's verdict, carried on as the version tag mlops.validation
+    sources: NotRequired[list[DataSource]]  # what the assembled training set was made of
+    data_sources: NotRequired[str]  # the same in one line: the run's (and version's) tag mlops.data_sources
 
 
 class Evaluation(TypedDict):

@@ -1,7 +1,9 @@
-"""Seeded generator of realistic loan applications with a default target and knobs for drift and corruption."""
+"""Seeded generator of realistic loan applications with a default target and knobs for drift (of the features),
+concept drift (of what makes an applicant default) and corruption; and the delayed labels of demo traffic."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,11 +20,19 @@ NUMERIC = ["age", "income", "loan_amount", "loan_term_months", "credit_score", "
            "employment_years", "open_accounts", "late_payments_2y"]
 CATEGORICAL = ["home_ownership", "purpose", "region", "employment_type"]
 TARGET = "default"
+# Concept drift hits the loans drifted traffic over-represents (30% + 15% of it, 6% + 8% of the training data):
+# there, defaults follow debt-to-income and late payments far more steeply, and a high credit score no longer
+# protects (inflated scores). A model trained before the shock ranks these applicants by their score, so it
+# degrades; the labelled production rows of the new concept teach the new relation.
+SHOCKED_PURPOSES = ("small_business", "medical")
 
 
-def generate(n: int = 5000, *, seed: int = 7, drift: float = 0.0, corrupt: bool = False) -> pd.DataFrame:
+def generate(n: int = 5000, *, seed: int = 7, drift: float = 0.0, concept: float = 0.0,
+             corrupt: bool = False) -> pd.DataFrame:
     """`n` applications. `drift` in [0, 1] shifts means, widens scales, changes the purpose mix and adds
-    nulls; `corrupt` breaks the data the way bad pipelines do (negative ages, unknown regions, null incomes)."""
+    nulls; `concept` in [0, 1] moves the default relation of small-business and medical loans from the
+    training one (0) to the shocked one (1); `corrupt` breaks the data the way bad pipelines do (negative ages,
+    unknown regions, null incomes). `concept=0` draws exactly the rows it always did (same seed, same rows)."""
     import numpy as np
     import pandas as pd
 
@@ -46,6 +56,11 @@ def generate(n: int = 5000, *, seed: int = 7, drift: float = 0.0, corrupt: bool 
              + 1.2 * (loan_amount / income - 0.3) - 0.05 * (years - 6)
              + 0.9 * (employment == "unemployed") + 0.5 * (purpose == "small_business")
              + 0.3 * (home == "RENT") + 0.2 * (term == 60))
+    c = float(np.clip(concept, 0.0, 1.0))
+    if c > 0:
+        shocked = np.isin(purpose, SHOCKED_PURPOSES)
+        shocked_logit = -1.0 + 14.0 * (dti - 0.28) + 1.0 * late + 0.03 * (credit - 690)
+        logit = np.where(shocked, (1 - c) * logit + c * shocked_logit, logit)
     default = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
 
     frame = pd.DataFrame({
@@ -74,3 +89,36 @@ def _corrupt(frame: pd.DataFrame, rng: object) -> None:
     bad_age = rng.choice(n, 3, replace=False)  # type: ignore[attr-defined]
     frame.loc[bad_age, "age"] = [-4, 240, 0]
     frame.loc[rng.random(n) < 0.02, "region"] = "XX"  # type: ignore[attr-defined]
+
+
+
+def labels_for(frame: pd.DataFrame, *, at: datetime | None = None, share: float = 1.0, seed: int = 0,
+               id_column: str | None = None) -> pd.DataFrame:
+    """The delayed labels of demo traffic, as a labels delivery holds them (`request_id`, `label`, `event_time`).
+
+    `frame` holds the requests with their true target (`generate`, or the demo traffic's
+    `requests_for(..., with_target=True)`) and their request ids (`id_column`, default `request_id` or else
+    `mlops_request_id`). Each label is the request's true `default`, become known at `at` (default now, UTC:
+    a loan defaults long after it was scored); a seeded `share` of the requests is labelled, the rest not yet.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from mlops_provider.labels import EVENT_TIME_COLUMN, ID_COLUMN, LABEL_COLUMN
+
+    column = id_column or next((c for c in ("request_id", "mlops_request_id") if c in frame.columns), None)
+    if column is None or column not in frame.columns:
+        raise ValueError(f"labels_for: the frame has no request id column ({id_column or 'request_id'}); "
+                         f"it has {list(frame.columns)}")
+    if TARGET not in frame.columns:
+        raise ValueError(f"labels_for: the frame has no '{TARGET}' column (keep it: requests_for(..., "
+                         "with_target=True))")
+    if not 0 < share <= 1:
+        raise ValueError(f"labels_for: share must be in (0, 1], got {share}")
+    known = np.random.default_rng(seed).random(len(frame)) < share
+    labelled = frame.loc[known]
+    when = pd.Timestamp(at or datetime.now(UTC))
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    return pd.DataFrame({ID_COLUMN: labelled[column].astype(str).to_numpy(),
+                         LABEL_COLUMN: labelled[TARGET].astype("int64").to_numpy(),
+                         EVENT_TIME_COLUMN: when}).reset_index(drop=True)

@@ -18,12 +18,14 @@ def breast_cancer_frame() -> pd.DataFrame:
     return frame.rename(columns={"target": "benign"})
 
 
-def write_demo_data(data_dir: str | Path, *, rows: int = 5000, drift: float = 0.0,
+def write_demo_data(data_dir: str | Path, *, rows: int = 5000, drift: float = 0.0, concept: float = 0.0,
                     corrupt: bool = False) -> dict[str, Path]:
-    """Write `<data_dir>/credit_default/train.parquet` and `<data_dir>/breast_cancer/train.parquet`."""
+    """Write `<data_dir>/credit_default/train.parquet` and `<data_dir>/breast_cancer/train.parquet`
+    (`concept` applies to credit_default only: see `credit.generate`)."""
     root = Path(data_dir)
     written = {}
-    for model, frame in (("credit_default", credit.generate(rows, drift=drift, corrupt=corrupt)),
+    credit_frame = credit.generate(rows, drift=drift, concept=concept, corrupt=corrupt)
+    for model, frame in (("credit_default", credit_frame),
                          ("breast_cancer", breast_cancer_frame())):
         path = root / model / "train.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,9 +32,12 @@ if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig
 
 
-def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int) -> pd.DataFrame:
-    """Feature rows as clients would send them; `drift` in [0, 1] moves them away from training data.
-    The generator is chosen by the model's features (any copy of a demo model works)."""
+def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int, concept: float = 0.0,
+                 with_target: bool = False) -> pd.DataFrame:
+    """Feature rows as clients would send them; `drift` in [0, 1] moves them away from training data,
+    `concept` (credit_default only) changes what their true target depends on, `with_target` keeps that
+    target (for the demo's delayed labels, `credit.labels_for`). The generator is chosen by the model's
+    features (any copy of a demo model works)."""
     import numpy as np
 
     from mlops_provider.demo import credit
@@ -42,14 +45,17 @@ def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int) -> 
 
     features = set(config.features.all)
     if features <= {*credit.NUMERIC, *credit.CATEGORICAL}:
-        return credit.generate(rows, seed=seed, drift=drift).drop(columns=[credit.TARGET])
+        frame = credit.generate(rows, seed=seed, drift=drift, concept=concept)
+        return frame if with_target else frame.drop(columns=[credit.TARGET])
     if features <= set(breast_cancer_frame().columns):
         rng = np.random.default_rng(seed)
-        frame = breast_cancer_frame().drop(columns=["benign"])
+        frame = breast_cancer_frame()
         sample = frame.sample(rows, replace=True, random_state=seed).reset_index(drop=True)
+        target = sample.pop("benign")
         noise = rng.normal(1.0, 0.02, sample.shape)
         scale = 1.0 + drift * np.linspace(0.2, 0.8, sample.shape[1])
-        return sample * noise * scale
+        moved = sample * noise * scale
+        return moved.assign(benign=target) if with_target else moved
     raise ValueError(f"no demo traffic generator for the features of model '{config.name}' "
                      "(demo generators: credit_default, breast_cancer)")
 

@@ -5,16 +5,18 @@ Plain MLflow and pandas; the caller points MLflow at a tracking server (see `MLf
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.config import ModelConfig, load_callable
-from mlops_provider.data import features_frame, load_batches
+from mlops_provider.data import features_frame
 from mlops_provider.exceptions import EvaluationError, TrainingError
 from mlops_provider.monitoring import log_holdout_scores
 from mlops_provider.registry import alias_version
 from mlops_provider.tracking import (
     CHAMPION,
     TAG_DAG_RUN,
+    TAG_DATA_SOURCES,
     TAG_DIGEST,
     TAG_MODEL,
     TAG_REASON,
@@ -26,9 +28,12 @@ from mlops_provider.tracking import (
     skops_format,
 )
 from mlops_provider.training.metrics import score
+from mlops_provider.training_data import SOURCES_ARTIFACT, TrainingSet, training_batches
 from mlops_provider.xcom import Evaluation, TrainingResult
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     from mlflow import MlflowClient
 
@@ -56,32 +61,41 @@ def _fit(config: ModelConfig, train: pd.DataFrame) -> Any:
 
 
 def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str, reason: str,
-                  profile_writer: Any = None, validation: dict[str, Any] | None = None) -> TrainingResult:
+                  profile_writer: Any = None, validation: dict[str, Any] | None = None,
+                  now: datetime | None = None) -> TrainingResult:
     """Train in a new MLflow run (or return the finished run of this DAG run) and describe it.
 
-    `validation` is the data gate's summary: the data trained on must be the data it validated (same
-    digest), and the verdict is carried on as the version tag `mlops.validation`."""
+    The training set is assembled as of `now` (the DAG run's time), else as of the time the data gate
+    assembled it (`validation["data_time"]`), else now. `validation` is the data gate's summary: the data
+    trained on must be the data it validated (same digest), and the verdict is carried on as the version tag
+    `mlops.validation`. The run records the set's sources (artifact `data/sources.json`, tag
+    `mlops.data_sources`) and the reference profile of the rows it trained on."""
     import mlflow
     import mlflow.sklearn
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
-    train, holdout, digest, uri = load_batches(config)
+    batches = training_batches(config, now=now or _validated_at(validation))
+    train, holdout, assembled = batches.train, batches.holdout, batches.training_set
+    digest, uri = assembled.digest, assembled.uri
     if validation and validation.get("data_digest") not in (None, digest):
         raise TrainingError(f"model '{config.name}': training data {uri} changed since it was validated "
-                            f"(digest {validation['data_digest']} then, {digest} now); run the DAG again")
+                            f"(digest {validation['data_digest']} then, {digest} now: {assembled.summary}); "
+                            "run the DAG again")
     experiment = mlflow.set_experiment(config.experiment_name)
     verdict = _validation_tag(validation)
     existing = find_finished_run(client, experiment.experiment_id, dag_run_id, digest)
     if existing is not None:
-        return _describe(existing, client, config, digest, uri, reused=True, validation=verdict)
+        return _describe(existing, client, config, assembled, reused=True, validation=verdict)
 
     tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: digest, TAG_MODEL: config.name,
-            TAG_STAGE: "training"}
+            TAG_STAGE: "training", TAG_DATA_SOURCES: assembled.summary[:5000]}
     with mlflow.start_run(run_name=f"{config.name}-{dag_run_id}"[:250], tags=tags) as run:
         mlflow.log_params({"trainer": config.trainer.callable, "seed": config.trainer.seed,
                            "train_rows": len(train), "holdout_rows": len(holdout),
+                           "data_time": assembled.now.isoformat(),
                            **{f"param.{k}": v for k, v in config.trainer.params.items()}})
+        mlflow.log_text(json.dumps(assembled.sources, indent=2), SOURCES_ARTIFACT)
         dataset = from_pandas(train, source=uri, targets=config.target, name=f"{config.name}-train")
         mlflow.log_input(dataset, context="training")
         model = _fit(config, train)
@@ -97,8 +111,16 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
         if profile_writer is not None:
             profile_writer(train[config.features.all], run.info.run_id)
         log_holdout_scores(model, holdout, config)
-    return _describe(client.get_run(run.info.run_id), client, config, digest, uri, reused=False,
+    return _describe(client.get_run(run.info.run_id), client, config, assembled, reused=False,
                      validation=verdict)
+
+
+def _validated_at(validation: dict[str, Any] | None) -> datetime | None:
+    """The time the data gate assembled the set as of (`data_time` of its summary), so training reads the same."""
+    from datetime import datetime
+
+    stamp = (validation or {}).get("data_time")
+    return datetime.fromisoformat(stamp) if isinstance(stamp, str) and stamp else None
 
 
 def _validation_tag(validation: dict[str, Any] | None) -> str:
@@ -110,7 +132,7 @@ def _validation_tag(validation: dict[str, Any] | None) -> str:
     return f"passed {passed}/{evaluated} (run {validation.get('run_id', '?')})"
 
 
-def _describe(run: Any, client: MlflowClient, config: ModelConfig, digest: str, uri: str,
+def _describe(run: Any, client: MlflowClient, config: ModelConfig, assembled: TrainingSet,
               *, reused: bool, validation: str) -> TrainingResult:
     models = client.search_logged_models(
         experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'",
@@ -125,10 +147,12 @@ def _describe(run: Any, client: MlflowClient, config: ModelConfig, digest: str, 
         "model_uri": f"models:/{models[0].model_id}",
         "model_id": models[0].model_id,
         "metrics": {k: float(v) for k, v in run.data.metrics.items()},
-        "data_digest": digest,
-        "data_uri": uri,
+        "data_digest": assembled.digest,
+        "data_uri": assembled.uri,
         "reused": reused,
         "validation": validation,
+        "sources": list(assembled.sources),
+        "data_sources": assembled.summary,
     }
 
 
@@ -145,9 +169,12 @@ def _serialization(config: ModelConfig, model: Any) -> dict[str, Any]:
                             "cloudpickle") from err
 
 
-def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str) -> Evaluation:
-    """Score the candidate and the current champion on the same holdout."""
-    _, holdout, digest, _ = load_batches(config)
+def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str,
+             now: datetime | None = None) -> Evaluation:
+    """Score the candidate and the current champion on the same holdout: that of the training set assembled as
+    of `now` (pass the DAG run's time, as training did, so the holdout is the one the candidate never saw)."""
+    batches = training_batches(config, now=now)
+    holdout, digest = batches.holdout, batches.training_set.digest
     trust = ModelTrust.of(config)
     metric, target, features = config.gate.metric, config.target, config.features.all
     holdout = holdout.assign(**features_frame(config, holdout))

@@ -54,12 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _load(model: str, data: str | None) -> tuple[Any, str, Any]:
     from mlops_provider.config import load_model_config
-    from mlops_provider.data import read_table
+    from mlops_provider.training_data import data_to_validate
 
     config = load_model_config(model, check_paths=False)
-    uri = data or config.resolve(config.data.train)
-    frame = read_table(uri, conn_id=config.data.conn_id, what=f"model '{config.name}': data")
-    return config, uri, frame
+    batch = data_to_validate(config, data, what="data")  # without a file: the training set as training assembles it now
+    return config, batch.uri, batch.frame
 
 
 def _validate(args: argparse.Namespace) -> int:
