@@ -108,7 +108,7 @@ def read_labels(config: ModelConfig, *, since: datetime | None = None) -> pd.Dat
         return _empty_log()
     frame = pd.concat(frames, ignore_index=True)
     if since is not None:
-        frame = frame[frame[RECEIVED] >= pd.Timestamp(since).tz_convert(UTC)]
+        frame = frame[frame[RECEIVED] >= pd.Timestamp(since.astimezone(UTC))]
     frame = frame.sort_values(RECEIVED, kind="stable")
     twice = frame[REQUEST_ID].duplicated(keep="first")
     if twice.any():
