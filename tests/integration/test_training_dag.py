@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from tests.helpers.webhook import webhook_receiver
 
 # A one-split tree: a much worse model than the configured one, still above a low minimum.
 STUMP = {"callable": "mlops_provider.training.sklearn:train_classifier",
@@ -55,13 +60,21 @@ def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str
         assert ((scores["y_pred_proba"] >= 0.5) == (scores["y_pred"] == 1)).all()
 
 
-def test_worse_model_leaves_champion_in_place(mlflow_conn: str, private_model: Any, load_dag: Any) -> None:
-    name = private_model("credit_worse")
-    first = load_dag("mlops_training").test()
-    assert str(first.state) == "success", states(first)
+def test_worse_model_leaves_champion_in_place(mlflow_conn: str, private_model: Any, load_dag: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with webhook_receiver() as hook:
+        monkeypatch.setenv("AIRFLOW_CONN_TEAM_HOOK", json.dumps({"conn_type": "http", "host": hook.base}))
+        alerts = [{"notifier": "http", "conn_id": "team_hook", "on": ["promotion", "rejected"]}]
+        name = private_model("credit_worse", alerts=alerts)
+        first = load_dag("mlops_training").test()
+        assert str(first.state) == "success", states(first)
 
-    private_model(name, trainer=STUMP, gate={"metric": "roc_auc", "minimum": 0.5, "max_regression": 0.01})
-    second = load_dag("mlops_training").test()
+        private_model(name, trainer=STUMP, gate={"metric": "roc_auc", "minimum": 0.5, "max_regression": 0.01},
+                      alerts=alerts)
+        second = load_dag("mlops_training").test()
+    told = [json.loads(post["body"]) for post in hook.posts]
+    assert [(t["kind"], t["versions"].get("candidate")) for t in told] == [("promotion", "1"), ("rejected", "2")]
+    assert told[1]["versions"]["champion"] == "1" and "worse than champion v1" in told[1]["details"]
 
     assert str(second.state) == "success", states(second)
     client = client_for(mlflow_conn)

@@ -78,6 +78,7 @@ class EmitDriftEventOperator(ModelOperator):
         from mlops_provider.config import load_model_config
         from mlops_provider.cooldown import drift_event_block
         from mlops_provider.monitoring import drift_summary
+        from mlops_provider.operators.alerting import alert
 
         check: DriftCheck = self.check
         model = check["model"]
@@ -96,6 +97,11 @@ class EmitDriftEventOperator(ModelOperator):
         summary = drift_summary(check)
         context["outlet_events"][AssetAlias(DRIFT_ALIAS)].add(drift_asset(model), extra=summary)
         self.log.info("Model %s: drift event emitted: %s", model, summary["summary"])
+        alert(self, context, config, kind="drift", summary=f"data drift in the inputs of v{check['version']}; "
+              "retraining requested", versions={"served": check["version"]},
+              numbers={"drift share": summary["drift_share"], "rows": summary["rows"]},
+              links={"Drift report": check["report_url"]} if check.get("report_url") else {},
+              details=summary["summary"])
         return {"model": model, "drifted": True, "emitted": True, "reason": summary["summary"]}
 
     @staticmethod

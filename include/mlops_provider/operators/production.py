@@ -17,19 +17,6 @@ POLICY_ALIAS = "mlops_policy"  # the asset alias the act task emits its rollback
 LAST_ACTION_VARIABLE = "mlops_policy_last__{model}__{action}"
 
 
-def airflow_run_url(context: Any) -> str | None:
-    """The Airflow UI page of the running DAG run."""
-    from urllib.parse import quote
-
-    from airflow.configuration import conf
-
-    base = conf.get("api", "base_url", fallback="") or ""
-    dag_run = context.get("dag_run")
-    if not base or dag_run is None:
-        return None
-    return f"{base.rstrip('/')}/dags/{dag_run.dag_id}/runs/{quote(dag_run.run_id, safe='')}"
-
-
 class CheckProductionOperator(ModelOperator):
     """Ingest the model's labels inbox, wait (deferred, no worker slot) up to `monitor.label_wait_minutes` for
     `monitor.performance.min_labels` labelled predictions of the served version, then measure it: realized and
@@ -51,10 +38,15 @@ class CheckProductionOperator(ModelOperator):
         self.poke_interval = poke_interval
 
     def _config(self) -> ModelConfig:
+        """The model's config, its alerts' connections checked: a policy that cannot tell anyone fails here,
+        naming the file, the key and the connection, before anything is measured."""
+        from mlops_provider.alerts import check_connections
         from mlops_provider.config import load_model_config
 
         with fail_without_retry():
-            return load_model_config(self.model, check_paths=False)
+            config = load_model_config(self.model, check_paths=False)
+            check_connections(config.alerts, source=config.source)
+        return config
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -183,39 +175,25 @@ class ActOnPolicyOperator(ModelOperator):
 
         Variable.set(LAST_ACTION_VARIABLE.format(model=config.name, action=action), datetime.now(UTC).isoformat())
 
-    def _links(self, context: Any, config: ModelConfig, check: ProductionCheck) -> dict[str, str]:
-        links = {"MLflow version": self.hook.model_version_url(config.name, check["version"])}
-        run = airflow_run_url(context)
-        if run:
-            links["Airflow run"] = run
-        return links
-
     def _alert(self, context: Any, config: ModelConfig, check: ProductionCheck,
                verdict: dict[str, Any]) -> dict[str, Any]:
         kind = "degradation" if verdict["degraded"] else "drift"
-        return self._send(context, config, check, kind,
+        sent = self._send(context, config, check, kind,
                           f"v{check['version']} {'degraded' if verdict['degraded'] else 'prediction drift'}; "
                           f"actions: {', '.join(verdict['actions'])}", "\n".join(verdict["reasons"]))
+        return {"taken": sent["delivered"] > 0 and not sent["failed"], **sent}
 
     def _send(self, context: Any, config: ModelConfig, check: ProductionCheck, kind: str, summary: str,
-              details: str, versions: dict[str, str] | None = None) -> dict[str, Any]:
-        from mlops_provider.alerts import AlertEvent, send_alerts
+              details: str, versions: dict[str, str] | None = None) -> dict[str, int]:
+        from mlops_provider.operators.alerting import alert
 
-        numbers = {k: float(v) for k, v in (("realized " + check["metric"], check["realized"]),
-                                            ("holdout " + check["metric"], check["baseline"]),
-                                            ("estimated " + str(check["estimated_metric"]), check["estimated"]),
-                                            ("labelled rows", check["labelled"]),
-                                            ("predictions", check["predictions"])) if v is not None}
-        event = AlertEvent(kind=kind, model=config.name, summary=summary,
-                           versions=versions or {"served": check["version"]}, numbers=numbers,
-                           links=self._links(context, config, check), details=details)
-        deliveries = send_alerts(config.alerts, event, context=context)
-        failed = [d for d in deliveries if not d.ok]
-        for delivery in failed:
-            self.log.warning("Model %s: alert through %s (%s) failed: %s", config.name, delivery.spec.notifier,
-                             delivery.spec.conn_id, delivery.error)
-        return {"taken": bool(deliveries) and not failed, "delivered": len(deliveries) - len(failed),
-                "failed": len(failed)}
+        numbers = {"realized " + check["metric"]: check["realized"], "holdout " + check["metric"]: check["baseline"],
+                   f"estimated {check['estimated_metric']}": check["estimated"],
+                   "labelled rows": check["labelled"], "predictions": check["predictions"]}
+        links = {"MLflow version": self.hook.model_version_url(config.name, check["version"])}
+        return alert(self, context, config, kind=kind, summary=summary,
+                     versions=versions or {"served": check["version"]}, numbers=numbers, links=links,
+                     details=details)
 
     def _rollback(self, context: Any, config: ModelConfig, check: ProductionCheck,
                   verdict: dict[str, Any]) -> dict[str, Any]:

@@ -92,7 +92,22 @@ class PromoteModelOperator(ModelOperator):
             result = self._promote(context, config, client)
         if result["promoted"]:
             self._emit_champion_event(context, result)
+        self._alert(context, config, result)
         return result
+
+    def _alert(self, context: Any, config: Any, result: Promotion) -> None:
+        from mlops_provider.operators.alerting import alert
+
+        versions = {"candidate": result["version"]}
+        if result["previous_champion"]:
+            versions["champion before" if result["promoted"] else "champion"] = result["previous_champion"]
+        numbers = {f"candidate {config.gate.metric}": self.evaluation.get("candidate_score"),
+                   f"champion {config.gate.metric}": self.evaluation.get("champion_score")}
+        promoted = result["promoted"]
+        alert(self, context, config, kind="promotion" if promoted else "rejected",
+              summary=f"v{result['version']} {'is champion' if promoted else 'was not promoted'}",
+              versions=versions, numbers=numbers, details=result["reason"],
+              links={"MLflow version": self.hook.model_version_url(config.name, result["version"])})
 
     def _promote(self, context: Any, config: Any, client: Any) -> Promotion:
         from mlops_provider.registry import alias_version, decide, move_champion, record_decision
