@@ -48,8 +48,12 @@ def _demo_traffic(args: argparse.Namespace) -> int:
     from mlops_provider.demo.traffic import send_traffic
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "http://127.0.0.1:5000"
-    sent = send_traffic(args.model, tracking_uri=uri, rows=args.rows, drift=args.drift, seed=args.seed)
-    print(f"{sent['model']} v{sent['version']}: {sent['rows']} requests (drift {sent['drift']}) -> {sent['window']}")
+    sent = send_traffic(args.model, tracking_uri=uri, rows=args.rows, drift=args.drift, seed=args.seed,
+                        concept=args.concept, labels_to=args.labels)
+    print(f"{sent['model']} v{sent['version']}: {sent['rows']} requests (drift {sent['drift']}, concept "
+          f"{sent['concept']}) -> {sent['window']}")
+    if args.labels:
+        print(f"their labels (ground truth, not delivered yet): {args.labels}")
     return EXIT_OK
 
 
@@ -89,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--rows", type=int, default=500)
     traffic.add_argument("--drift", type=float, default=0.0, help="0..1: how far requests move from training data")
     traffic.add_argument("--seed", type=int, default=1)
+    traffic.add_argument("--concept", type=float, default=0.0,
+                         help="0..1 (credit_default): how far the true default risk moves from what the model learnt")
+    traffic.add_argument("--labels", metavar="FILE", help="also write the requests' true labels to FILE (CSV), "
+                                                          "to deliver later with `mlops feedback`")
     traffic.add_argument("--tracking-uri", help="MLflow server (default MLFLOW_TRACKING_URI or the demo's)")
     traffic.set_defaults(handler=_demo_traffic)
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 LAST_RETRAINING_VARIABLE = "mlops_retrain_last_success__{model}"
+POLICY_REQUESTER = "performance-monitor"  # who asks when the performance policy says retrain
 
 
 def cooldown_until(last: str | None, minutes: int, now: datetime) -> datetime | None:
@@ -32,8 +33,12 @@ def drift_event_block(model: str, *, last_event: str | None, cooldown_minutes: i
 def retraining_block(request: dict[str, Any], *, last_success: str | None, cooldown_minutes: int,
                      now: datetime) -> str | None:
     """Why this request must be skipped (a successful retraining of the model ended less than
-    `cooldown_minutes` ago), or None. A person's `manual` request is never held back."""
+    `cooldown_minutes` ago), or None. A person's `manual` request is never held back, nor a request of the
+    performance policy: labels showed the model degraded (a retraining on drift just before may have learnt
+    nothing new), and the policy has its own cooldown per action (`monitor.cooldown_minutes`)."""
     if request["reason"] == "manual" or not last_success or cooldown_minutes <= 0:
+        return None
+    if request["reason"] == "performance" and request.get("requested_by") == POLICY_REQUESTER:
         return None
     until = cooldown_until(last_success, cooldown_minutes, now)
     if until is None:

@@ -15,10 +15,10 @@ CREDIT_DEFAULT = ROOT / "include" / "models" / "credit_default.yaml"
 
 def write_credit_copy(folder: Path, name: str, **changes: Any) -> str:
     """`folder/<name>.yaml`: credit_default's config renamed, validated by its suite, logging inference under
-    `<name>/inference`, with top-level `changes` on top. Returns the name."""
+    `<name>/inference` and its labels under `<name>/labels`, with top-level `changes` on top. Returns the name."""
     base = yaml.safe_load(CREDIT_DEFAULT.read_text())
     config = {**base, "name": name, "suite": "credit_default.json",
-              "data": {**base["data"], "inference": f"{name}/inference"}, **changes}
+              "data": {**base["data"], "inference": f"{name}/inference", "labels": f"{name}/labels"}, **changes}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
     return name

@@ -17,6 +17,11 @@ def test_cooldown_skips_automatic_requests_but_never_a_person() -> None:
     assert retraining_block({**request, "reason": "manual"}, last_success=recent, cooldown_minutes=120, now=now) is None
     assert retraining_block(request, last_success=recent, cooldown_minutes=20, now=now) is None
     assert retraining_block(request, last_success=None, cooldown_minutes=120, now=now) is None
+    policy = {"model": "m", "reason": "performance", "requested_by": "performance-monitor"}
+    assert retraining_block(policy, last_success=recent, cooldown_minutes=120, now=now) is None, \
+        "the performance policy has its own cooldown"
+    by_rest = {"model": "m", "reason": "performance", "requested_by": "grafana"}
+    assert retraining_block(by_rest, last_success=recent, cooldown_minutes=120, now=now)
 
 
 def test_a_drift_event_within_the_cooldown_is_not_emitted_again() -> None:

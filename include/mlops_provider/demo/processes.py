@@ -29,6 +29,7 @@ AIRFLOW_PORT = int(os.environ.get("MLOPS_DEMO_AIRFLOW_PORT", "8080"))
 MLFLOW_PORT = int(os.environ.get("MLOPS_DEMO_MLFLOW_PORT", "5000"))
 AIRFLOW_URL = f"http://127.0.0.1:{AIRFLOW_PORT}"
 MLFLOW_URL = f"http://127.0.0.1:{MLFLOW_PORT}"
+WEBHOOK_PORT = int(os.environ.get("MLOPS_DEMO_WEBHOOK_PORT", "8099"))  # the demo's alert receiver
 USER, PASSWORD = "admin", "admin"
 BIN = Path(sys.executable).parent
 
@@ -56,6 +57,8 @@ def demo_env() -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
         "MLOPS_DATA_DIR": str(DATA_DIR),
+        # where the demo models' alerts go (`alerts: [{notifier: http, conn_id: demo_webhook}]`)
+        "AIRFLOW_CONN_DEMO_WEBHOOK": json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{WEBHOOK_PORT}"}),
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     })

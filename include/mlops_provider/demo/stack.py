@@ -19,6 +19,7 @@ from mlops_provider.demo.processes import (
     MLFLOW_URL,
     PASSWORD,
     USER,
+    WEBHOOK_PORT,
     DemoError,
     log,
     run_or_fail,
@@ -48,6 +49,7 @@ def up() -> int:
         run_or_fail("settings-apply",
                     [str(BIN / "mlops"), "settings", "apply", str(PROJECT_DIR / "airflow_settings.yaml")])
         log("applied airflow_settings.yaml (connection mlflow_default)")
+        start("webhook", [str(BIN / "python"), "-m", "mlops_provider.demo.webhook", str(WEBHOOK_PORT)], WEBHOOK_PORT)
         start("airflow", [str(BIN / "airflow"), "standalone"], AIRFLOW_PORT)
         wait_http(f"{MLFLOW_URL}/health", "mlflow", 180)
         wait_http(f"{AIRFLOW_URL}/api/v2/monitor/health", "airflow", 300)
@@ -69,7 +71,7 @@ def down() -> int:
     for state in sorted(servers.glob("*.json")) if servers.is_dir() else []:
         if LocalTarget(state_dir=servers, tracking_uri=MLFLOW_URL).stop(state.stem):
             log(f"stopped the model server of {state.stem} (its inference log flushed)")
-    for name in ("airflow", "mlflow"):
+    for name in ("airflow", "mlflow", "webhook"):
         stop(name)
     return 0
 

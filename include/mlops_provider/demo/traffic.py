@@ -62,16 +62,46 @@ def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int, con
 
 def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float = 0.0, seed: int = 1,
                  alias: str = CHAMPION, start: datetime | None = None, via_server: bool = True,
-                 batch: int = 50) -> dict[str, Any]:
+                 batch: int = 50, concept: float = 0.0, labels_to: str | None = None) -> dict[str, Any]:
     """Send `rows` requests to the model's running local server (`batch` rows per request), or, with no
     server (or `via_server=False`), score them with `<model>@<alias>` and write them as one window. The answer's
-    `prediction_ids` are the ids of the rows, in order."""
+    `prediction_ids` are the ids of the rows, in order. With `labels_to`, the requests' true labels (the ground
+    truth that arrives later) are written there as a labels file (`request_id`, `label`, `event_time`), for
+    `mlops feedback` or the labels inbox."""
+    config = load_model_config(model, check_paths=False)
+    frame = requests_for(config, rows, drift=drift, seed=seed, concept=concept, with_target=True)
+    requests = frame.drop(columns=[config.target])
+    sent: dict[str, Any] | None = None
     if via_server:
         from mlops_provider.deploy.local import LocalTarget
 
         server = LocalTarget(tracking_uri=tracking_uri).running(model)
         if server is not None:
-            return _through_server(model, server.url, server.admin_url, rows, drift, seed, batch)
+            sent = _through_server(model, server.url, server.admin_url, requests, batch)
+    if sent is None:
+        sent = _scored_here(config, requests, tracking_uri=tracking_uri, alias=alias, start=start)
+    sent.update({"rows": rows, "drift": drift, "concept": concept})
+    if labels_to is not None:
+        write_labels_file(labels_to, sent["prediction_ids"], frame[config.target])
+        sent["labels"] = labels_to
+    return sent
+
+
+def write_labels_file(path: str, ids: list[str], labels: Any) -> None:
+    """A labels delivery as a monitor or a backfill sends it: `request_id`, `label`, `event_time` (now)."""
+    import pandas as pd
+
+    from mlops_provider.labels import EVENT_TIME_COLUMN, ID_COLUMN, LABEL_COLUMN
+
+    if len(ids) != len(labels):
+        raise ValueError(f"{len(ids)} prediction ids for {len(labels)} labels: the answers lost rows")
+    pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: list(labels),
+                  EVENT_TIME_COLUMN: pd.Timestamp.now(tz="UTC").isoformat()}).to_csv(path, index=False)
+
+
+def _scored_here(config: ModelConfig, requests: pd.DataFrame, *, tracking_uri: str, alias: str,
+                 start: datetime | None) -> dict[str, Any]:
+    """Score with `<model>@<alias>` in this process and write one inference-log window."""
     import pandas as pd
     from mlflow import MlflowClient
 
@@ -80,12 +110,11 @@ def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float
     from mlops_provider.tracking import load_version
     from mlops_provider.tracking import tracking_uri as tracking
 
-    config = load_model_config(model, check_paths=False)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    version = client.get_model_version_by_alias(model, alias).version
+    version = client.get_model_version_by_alias(config.name, alias).version
     with tracking(tracking_uri):
-        estimator = load_version(model, version)
-    features = features_frame(config, requests_for(config, rows, drift=drift, seed=seed))
+        estimator = load_version(config.name, version)
+    features = features_frame(config, requests)
     predictions, scores = predict_scored(estimator, features)
     ids = [uuid.uuid4().hex for _ in range(len(features))]  # one request per row, as a client would send
     scored = features.assign(**{
@@ -96,19 +125,15 @@ def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float
         SCORE: pd.Series(scores if scores is not None else [None] * len(ids), dtype="float64").to_numpy(),
     })
     path = write_window(inference_uri(config), scored, start=start)
-    return {"model": model, "version": str(version), "rows": rows, "drift": drift, "window": path,
-            "prediction_ids": ids}
+    return {"model": config.name, "version": str(version), "window": path, "prediction_ids": ids}
 
 
-def _through_server(model: str, url: str, admin_url: str, rows: int, drift: float, seed: int,
-                    batch: int) -> dict[str, Any]:
+def _through_server(model: str, url: str, admin_url: str, frame: pd.DataFrame, batch: int) -> dict[str, Any]:
     """POST the requests to the server in MLflow's `dataframe_split` format, then flush its inference log."""
     import httpx
 
     from mlops_provider.deploy.smoke import split_payload
 
-    config = load_model_config(model, check_paths=False)
-    frame = requests_for(config, rows, drift=drift, seed=seed)
     served: set[str] = set()
     ids: list[str] = []
     with httpx.Client(timeout=60, trust_env=False) as http:
@@ -120,5 +145,5 @@ def _through_server(model: str, url: str, admin_url: str, rows: int, drift: floa
             served.add(answer.headers.get(PIN_HEADER, "?"))
             ids += answer.json().get("metadata", {}).get("prediction_ids", [])
         window = http.post(f"{admin_url}/admin/flush").json().get("window")
-    return {"model": model, "version": ",".join(sorted(served)), "rows": rows, "drift": drift,
+    return {"model": model, "version": ",".join(sorted(served)),
             "window": f"{window} (logged by the server at {url})", "prediction_ids": ids}
