@@ -56,7 +56,7 @@ def test_the_run_records_the_sources_and_a_retry_reuses_it(fresh_config: ModelCo
                                validation=gate, profile_writer=lambda frame, run_id: profiled.append(frame))
         retried = train_and_log(fresh_config, client, dag_run_id="manual__fresh", reason="performance",
                                 validation=gate, now=NOW)
-        evaluation = evaluate(fresh_config, client, candidate_uri=result["model_uri"], now=NOW)
+        evaluation = evaluate(fresh_config, client, candidate_uri=result["model_uri"])  # as of the candidate's time
 
     assembled = assemble_training_set(fresh_config, now=NOW)
     assert result["data_digest"] == validated.digest == assembled.digest
