@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from mlops_provider import inference_log, labels
-from mlops_provider.config import ModelConfig, parse_model_config
+from mlops_provider.config import ModelConfig
 from mlops_provider.data import digest, load_batches
 from mlops_provider.exceptions import DataError
 from mlops_provider.training_data import (
@@ -24,29 +23,9 @@ from mlops_provider.training_data import (
     run_time,
     training_batches,
 )
+from tests.helpers.training_sets import configured, deliver, log_predictions, toy_rows, write_partition
 
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
-
-
-def toy_rows(n: int, *, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0, 1, n).round(3)
-    return pd.DataFrame({"x": x, "colour": rng.choice(["red", "blue"], n),
-                         "label": (x + rng.normal(0, 1, n) > 0).astype("int64")})
-
-
-def configured(base: ModelConfig, **data: Any) -> ModelConfig:
-    return parse_model_config({**base.model_dump(), "data": {**base.data.model_dump(), **data}}, "toy.yaml")
-
-
-def write_partition(root: Path, day: str, frame: pd.DataFrame, name: str = "part-0.parquet") -> Path:
-    path = root / f"date={day}" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if name.endswith(".csv"):
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-    return path
 
 
 @pytest.fixture
@@ -60,24 +39,6 @@ def partitioned(toy_config: ModelConfig, tmp_path: Path) -> Path:
     (root / "date=2026-03-04" / ".part-2.parquet.tmp").write_bytes(b"half a file")
     (root / "notes").mkdir()
     return root
-
-
-def log_predictions(config: ModelConfig, frame: pd.DataFrame, *, start: datetime, prefix: str) -> list[str]:
-    """One inference-log window of `frame`'s features, one row a minute from `start`; returns the ids."""
-    ids = [f"{prefix}-{i}" for i in range(len(frame))]
-    served = frame[["x", "colour"]].assign(**{
-        inference_log.PREDICTION: 0, inference_log.VERSION: "1", inference_log.SCORE: 0.5,
-        inference_log.TIMESTAMP: [start + timedelta(minutes=i) for i in range(len(frame))],
-        inference_log.REQUEST_ID: ids,
-    })
-    inference_log.write_window(inference_log.inference_uri(config), served, start=start)
-    return ids
-
-
-def deliver(config: ModelConfig, ids: list[str], values: list[Any], *, at: datetime) -> None:
-    delivery = pd.DataFrame({"request_id": ids, "label": values, "event_time": at})
-    report = labels.ingest_labels(config, delivery, source="test", now=at)
-    assert report.accepted == len(ids), report.to_dict()
 
 
 def test_a_file_is_read_as_today(toy_config: ModelConfig, tmp_path: Path) -> None:

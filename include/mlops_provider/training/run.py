@@ -123,6 +123,17 @@ def _validated_at(validation: dict[str, Any] | None) -> datetime | None:
     return datetime.fromisoformat(stamp) if isinstance(stamp, str) and stamp else None
 
 
+def _trained_as_of(client: MlflowClient, candidate_uri: str) -> datetime | None:
+    """The `data_time` param of the run that logged `models:/<model id>`; None for another URI or an older run."""
+    from datetime import datetime
+
+    if not candidate_uri.startswith("models:/") or candidate_uri.count("/") != 1:
+        return None
+    run_id = client.get_logged_model(candidate_uri.removeprefix("models:/")).source_run_id
+    stamp = client.get_run(run_id).data.params.get("data_time") if run_id else None
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
 def _validation_tag(validation: dict[str, Any] | None) -> str:
     """`passed 44/44 (run <id>)`, or `not validated` when the chain has no data gate."""
     if not validation:
@@ -172,8 +183,9 @@ def _serialization(config: ModelConfig, model: Any) -> dict[str, Any]:
 def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str,
              now: datetime | None = None) -> Evaluation:
     """Score the candidate and the current champion on the same holdout: that of the training set assembled as
-    of `now` (pass the DAG run's time, as training did, so the holdout is the one the candidate never saw)."""
-    batches = training_batches(config, now=now)
+    of `now`, by default as of the time the candidate's training run assembled it (its `data_time` param), so
+    the holdout is the one the candidate never saw even when new partitions or labels arrived since."""
+    batches = training_batches(config, now=now or _trained_as_of(client, candidate_uri))
     holdout, digest = batches.holdout, batches.training_set.digest
     trust = ModelTrust.of(config)
     metric, target, features = config.gate.metric, config.target, config.features.all
