@@ -20,6 +20,7 @@ DELEGATED = {
     "serve": ("mlops_provider.serving.cli", "serve_main", "run the local model server for a model"),
     "drift": ("mlops_provider.drift.cli", "main", "compare two data files (or a profile and a file) for drift"),
     "rollback": ("mlops_provider.client.cli", "rollback_main", "deploy an earlier version over Airflow's REST API"),
+    "models": ("mlops_provider.client.models", "main", "every model's champion, serving, drift and retraining"),
 }
 
 
