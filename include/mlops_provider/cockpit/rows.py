@@ -1,9 +1,10 @@
 """What the Models page and `mlops models` show: one row per configured model, read from the MLflow registry.
 
 Plain MLflow client calls, no Airflow import. Round trips: one `search_experiments` for all models, then per model
-one `search_model_versions` (aliases, gate tags and production checks ride on the versions) and two `search_runs`
-with `max_results=1` (the newest drift report, the newest training run): the drift monitor logs a report every
-hour, so one search for both would page through weeks of reports to find the weekly training run.
+one `search_model_versions` (gate tags and production checks ride on the versions), one `get_registered_model`
+(its aliases) and two `search_runs` with `max_results=1` (the newest drift report, the newest training run): the
+drift monitor logs a report every hour, so one search for both would page through weeks of reports to find the
+weekly training run.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def _row(client: MlflowClient, config: ModelConfig, experiments: dict[str, str],
          ) -> tuple[ModelRow, list[Any]]:
     name = config.name
     versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version), reverse=True)
-    by_alias = {alias: v for v in versions for alias in (v.aliases or [])}
+    by_alias = _aliases(client, name, versions)
     experiment = experiments.get(name)
     drift = training = None
     if experiment is not None:
@@ -243,6 +244,19 @@ def _row(client: MlflowClient, config: ModelConfig, experiments: dict[str, str],
         versions=len(versions),
     )
     return row, versions
+
+
+def _aliases(client: MlflowClient, model: str, versions: list[Any]) -> dict[str, Any]:
+    """{alias: version}; each version's `aliases` is filled in too. The registered model carries the aliases:
+    MLflow's version search leaves them out."""
+    if not versions:
+        return {}
+    by_number = {str(v.version): v for v in versions}
+    aliases = {alias: by_number[str(number)] for alias, number in (client.get_registered_model(model).aliases or
+                                                                     {}).items() if str(number) in by_number}
+    for version in versions:
+        version.aliases = sorted(alias for alias, v in aliases.items() if v is version)
+    return aliases
 
 
 def _newest_run(client: MlflowClient, experiment_id: str, stage: str) -> Any | None:
