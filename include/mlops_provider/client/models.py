@@ -88,7 +88,7 @@ def _cells(row: ModelRow) -> tuple[str, ...]:
     if row.error:
         return (row.model, "error (below)", "", "", "", "", "")
     champion = (f"v{row.champion.version} {score_text(row.champion.metric, row.champion.score)} "
-                f"since {when(row.champion.created)}" if row.champion else DASH)
+                f"registered {when(row.champion.created)}" if row.champion else DASH)
     challenger = f"v{row.challenger.version}" if row.challenger else DASH
     serving = ", ".join(f"{target} v{version}" for target, version in row.serving.items()) or DASH
     drift = DASH
@@ -110,9 +110,10 @@ def _cells(row: ModelRow) -> tuple[str, ...]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops models", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="Every configured model's state, as on the Models page of the Airflow UI: champion (version,\n"
-                    "gate score, since when), challenger, what each deployment target serves, the last drift\n"
-                    "check, the last production check and the last retraining with its reason.")
+        description="Every configured model's state, as on the Models page of the Airflow UI: champion\n"
+                    "(version, gate score, when it was registered), challenger, what each deployment target\n"
+                    "serves, the last drift check, the last production check and the last retraining with its\n"
+                    "reason.")
     parser.add_argument("--json", action="store_true", help="print JSON (the page's /mlops/api/models) instead")
     parser.add_argument("--tracking-uri", metavar="URI",
                         help="MLflow tracking and registry server "

@@ -129,12 +129,12 @@ def _version_cell(ref: VersionRef | None) -> str:
     if ref is None:
         return DASH
     return (f"{_link(ref.url, f'v{ref.version}')}<br><small>{escape(score_text(ref.metric, ref.score))}"
-            f"<br>since {escape(when(ref.created))}</small>")
+            f"<br>registered {escape(when(ref.created))}</small>")
 
 
 def _serving(row: ModelRow) -> str:
     if not row.serving:
-        return f'{DASH}<br><small>target {escape(row.target or "?")}</small>' if row.target else DASH
+        return f"{DASH} <small>({escape(row.target)})</small>" if row.target else DASH
     return "<br>".join(f"{escape(target)}: v{escape(version)}" for target, version in row.serving.items())
 
 

@@ -17,7 +17,7 @@ def test_table_names_champion_serving_drift_and_retraining(history: History, mlf
     out = capsys.readouterr().out
     header, row = out.splitlines()[:2]
     assert header.split()[:3] == ["model", "champion", "challenger"]
-    assert row.startswith(f"{history.model}  v1 roc_auc 0.9100 since ")
+    assert row.startswith(f"{history.model}  v1 roc_auc 0.9100 registered ")
     assert "local v1" in row and "DRIFT" in row and "drift " in row and "-> v2" in row
     assert f"{mlflow_server}/#/models/{history.model}/versions/1" in out
     assert "http://af:8080/dag_runs?run_id_pattern=manual__run2" in out
