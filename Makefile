@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test stop lint typecheck bench install clean
+.PHONY: demo test stop lint typecheck bench install browser clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or run: make PYTHON=/path/to/python3.11"; exit 2; }
@@ -27,7 +27,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser download is not used).
+# Installing it needs root (as in CI) or a Chromium already on PATH.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: lint typecheck browser
 	$(BIN)/pytest
 
 demo: $(STAMP)

@@ -21,6 +21,7 @@ DELEGATED = {
     "drift": ("mlops_provider.drift.cli", "main", "compare two data files (or a profile and a file) for drift"),
     "rollback": ("mlops_provider.client.cli", "rollback_main", "deploy an earlier version over Airflow's REST API"),
     "feedback": ("mlops_provider.client.feedback", "main", "send a labels file (ground truth) for a model"),
+    "models": ("mlops_provider.client.models", "main", "every model's champion, serving, drift and retraining"),
 }
 
 

@@ -6,15 +6,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperatorLink
 
+from mlops_provider.mlflow_urls import artifact_url
+
 if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
-
-
-def artifact_url(run_url: str, path: str) -> str:
-    """The MLflow UI page that opens one artifact file of a run (`path`, e.g. `drift/drift_report.html`) and renders
-    it, HTML included; the same route MLflow's UI builds (`getRunPageRoute(experiment, run, artifactPath)`).
-    `run_url` is `MLflowHook.run_url(...)`. Without `path` the page lists the run's artifacts instead."""
-    return f"{run_url}/artifacts/{path.strip('/')}"
 
 
 class XComUrlLink(BaseOperatorLink):
@@ -53,5 +48,8 @@ class DriftReportLink(XComUrlLink):
     name = "Drift report"
     key = "drift_report_url"
 
+
+__all__ = ["ALL_LINKS", "DataDocsLink", "DriftReportLink", "MLflowModelVersionLink", "MLflowRunLink",
+           "XComUrlLink", "artifact_url"]
 
 ALL_LINKS = [MLflowRunLink, MLflowModelVersionLink, DataDocsLink, DriftReportLink]

@@ -13,11 +13,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from mlops_provider.netutil import free_port, wait_http
+from tests.helpers.browser import chromium_path
 from tests.helpers.paths import ROOT
 
 USER, PASSWORD = "e2e", "e2e-password"
@@ -78,6 +80,22 @@ def live_airflow(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pyte
         yield LiveAirflow(url=url, home=home, log=log)
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A headless system Chromium under Playwright (see tests/helpers/browser.py); `make test` installs it."""
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    if path is None:
+        pytest.fail("no Chromium on PATH: `make test` installs it (apt-get install chromium), or set MLOPS_CHROMIUM")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def _stop(proc: subprocess.Popen) -> None:

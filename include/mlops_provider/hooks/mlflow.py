@@ -186,7 +186,11 @@ class MLflowHook(BaseHook):
         return True, f"MLflow at {self.tracking_uri} answered"
 
     def run_url(self, experiment_id: str, run_id: str) -> str:
-        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+        from mlops_provider.mlflow_urls import run_url
+
+        return run_url(self.ui_url, experiment_id, run_id)
 
     def model_version_url(self, model: str, version: str | int) -> str:
-        return f"{self.ui_url}/#/models/{model}/versions/{version}"
+        from mlops_provider.mlflow_urls import model_version_url
+
+        return model_version_url(self.ui_url, model, version)
