@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse_time.py
 	$(BIN)/python bench/drift.py --rows 200000
 	$(BIN)/python bench/validation.py --rows 200000
+	$(BIN)/python bench/performance.py --rows 200000
 
 clean: stop
 	rm -rf .demo
