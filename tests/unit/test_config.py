@@ -94,7 +94,8 @@ def test_a_monitor_policy_is_parsed(models: Any) -> None:
 ])
 def test_default_trainer_follows_the_task(models: Any, task: str, trainer: dict[str, Any], expected: str) -> None:
     metric = {"metric": "r2", "minimum": 0.1} if task == "regression" else BASE["gate"]
-    models({**BASE, "task": task, "trainer": trainer, "gate": metric})
+    monitor = {"performance": {"metric": "rmse", "max_drop": 5.0}} if task == "regression" else BASE["monitor"]
+    models({**BASE, "task": task, "trainer": trainer, "gate": metric, "monitor": monitor})
     assert load_model_config("credit_default").trainer.callable == expected
 
 
