@@ -56,6 +56,7 @@ class TrainingSet:
     sources: list[DataSource]
     now: datetime  # the end of the window
     start: datetime | None  # the start of the window; None: all data before `now`
+    feedback_ids: tuple[str, ...] = ()  # the request ids of the feedback rows, the last rows of `frame`
 
     @property
     def summary(self) -> str:
@@ -123,9 +124,12 @@ def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -
     else:
         frame = read_table(uri, conn_id=config.data.conn_id, what=f"model '{config.name}': training data")
         parts.append(_source(config, frame, uri, "file", required))
+    feedback_ids: tuple[str, ...] = ()
     if config.data.feedback:
         reference = next((f[config.target] for _, f in parts if len(f)), None)
-        parts.append(_feedback(config, start=start or ALL_TIME, end=end, target=reference))
+        source, rows, ids = _feedback(config, start=start or ALL_TIME, end=end, target=reference)
+        parts.append((source, rows))
+        feedback_ids = tuple(ids)
     frames = [f for _, f in parts if len(f)]
     if not frames:
         window = f"[{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) UTC" if start else f"before {end:%Y-%m-%d %H:%M} UTC"
@@ -134,7 +138,7 @@ def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -
                         f"{config.data.window_days}): no date=YYYY-MM-DD partition with rows{extra}")
     assembled = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return TrainingSet(frame=assembled, digest=digest(assembled), uri=uri, sources=[s for s, _ in parts],
-                       now=end, start=start)
+                       now=end, start=start, feedback_ids=feedback_ids)
 
 
 def _source(config: ModelConfig, frame: pd.DataFrame, uri: str, kind: Literal["file", "partition"],
@@ -172,7 +176,7 @@ def _partition_files(folder: Any, *, start: datetime | None, end: datetime) -> l
 
 
 def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
-              target: pd.Series | None) -> tuple[DataSource, pd.DataFrame]:
+              target: pd.Series | None) -> tuple[DataSource, pd.DataFrame, list[str]]:
     """The labelled production rows predicted in [start, end) whose label was received before `end` (so a
     label arriving later does not change the set a retry assembles), the label as `config.target`, features
     as the served model received them; sorted by prediction time and request id."""
@@ -197,12 +201,16 @@ def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
             bad = rows.loc[~fits.to_numpy(), LABEL].head(3).tolist()
             log.warning("%s: %d row(s) dropped, their label does not fit the target '%s' (%s), e.g. %r", where,
                         dropped, config.target, labels.dtype, bad)
-        rows = features_frame(config, rows.loc[fits.to_numpy()]).assign(**{config.target: labels[fits].to_numpy()})
+        kept = rows.loc[fits.to_numpy()]
+        ids = kept[REQUEST_ID].astype(str).tolist()
+        rows = features_frame(config, kept).assign(**{config.target: labels[fits].to_numpy()})
+    else:
+        ids = []
     frame = rows.reset_index(drop=True) if len(rows) else rows.iloc[0:0]
     source: DataSource = {"uri": inference_uri(config), "rows": len(frame), "kind": "feedback",
                           "digest": digest(frame) if len(frame) else "", "start": start.isoformat(),
                           "end": end.isoformat(), "dropped": dropped}
-    return source, frame
+    return source, frame, ids
 
 
 def fit_labels(labels: pd.Series, target: pd.Series | None, *, task: str) -> tuple[pd.Series, pd.Series]:
@@ -245,9 +253,38 @@ def training_batches(config: ModelConfig, *, now: datetime | None = None) -> Bat
         require_columns(holdout, [*config.features.all, config.target],
                         what=f"model '{config.name}': holdout data {holdout_uri}")
         return Batches(assembled.frame, holdout, assembled)
-    train, holdout = split_holdout(assembled.frame, target=config.target, fraction=config.data.holdout_fraction,
-                                   seed=config.trainer.seed)
+    train, holdout = _split(config, assembled)
     return Batches(train, holdout, assembled)
+
+
+def held_out(request_id: str, fraction: float) -> bool:
+    """Whether a labelled production row belongs to the holdout: a stable hash of its request id."""
+    import hashlib
+
+    return int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) < fraction * 2 ** 32
+
+
+def _split(config: ModelConfig, assembled: TrainingSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and holdout parts that never leak into each other across versions: the file or partition rows are
+    split by the seeded split as they always were, and each labelled production row goes to the holdout by a
+    hash of its request id, so a row that is in one version's holdout is in every later version's holdout too.
+    (One seeded split of the whole, grown set would move rows an earlier champion trained on into the holdout
+    it is judged on, and flatter it against every challenger.)"""
+    import pandas as pd
+
+    fraction, frame = config.data.holdout_fraction, assembled.frame
+    base = frame.iloc[:len(frame) - len(assembled.feedback_ids)]
+    fresh = frame.iloc[len(base):]
+    if len(base):
+        train, holdout = split_holdout(base, target=config.target, fraction=fraction, seed=config.trainer.seed)
+    else:
+        train, holdout = base, base
+    if not len(fresh):
+        return train, holdout
+    held = [held_out(i, fraction) for i in assembled.feedback_ids]
+    mask = pd.Series(held, index=fresh.index)
+    return (pd.concat([train, fresh[~mask]], ignore_index=True),
+            pd.concat([holdout, fresh[mask]], ignore_index=True))
 
 
 def read_training_data(uri: str, *, conn_id: str | None = None, what: str = "training data") -> pd.DataFrame:
