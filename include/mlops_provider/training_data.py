@@ -175,9 +175,10 @@ def _partition_files(folder: Any, *, start: datetime | None, end: datetime) -> l
 
 def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
               target: pd.Series | None) -> tuple[DataSource, pd.DataFrame]:
-    """The labelled production rows predicted in [start, end) whose label was received before `end` (so a
-    label arriving later does not change the set a retry assembles), the label as `config.target`, features
-    as the served model received them; sorted by prediction time and request id."""
+    """The labelled production rows predicted in [start, end) whose label was known before `end` (received, when
+    the join carries `mlops_received`; else by its event time), so that labels arriving later change as little
+    as possible of the set a retry assembles; the label as `config.target`, features as the served model
+    received them; sorted by prediction time and request id."""
     from mlops_provider.labels import labelled_predictions
 
     rows = labelled_predictions(config, start=start, end=end)
