@@ -102,17 +102,19 @@ def _utc(moment: datetime | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -> TrainingSet:
+def assemble_training_set(config: ModelConfig, *, now: datetime | None = None,
+                          check_columns: bool = True) -> TrainingSet:
     """The training set of `config` as of `now` (default: now, UTC); see the module's docstring.
 
-    Every source must hold the model's columns (an error names the file); an empty window is a `DataError`
-    naming the folder and the window."""
+    Every source must hold the model's columns (an error names the file), unless `check_columns` is off (the
+    data gate: its suite says which columns it expects); an empty window is a `DataError` naming the folder and
+    the window. The check reads nothing and changes no row, so the digest is the same either way."""
     import pandas as pd
 
     end = _utc(now)
     start = end - timedelta(days=config.data.window_days) if config.data.window_days else None
     uri = config.resolve(config.data.train)
-    required = [*config.features.all, config.target]
+    required = [*config.features.all, config.target] if check_columns else []
     path = as_path(uri, config.data.conn_id)
     folder = path.is_dir()
     parts: list[tuple[DataSource, pd.DataFrame]] = []
@@ -126,7 +128,7 @@ def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -
         parts.append(_source(config, frame, uri, "file", required))
     feedback_ids: tuple[str, ...] = ()
     if config.data.feedback:
-        reference = next((f[config.target] for _, f in parts if len(f)), None)
+        reference = next((f[config.target] for _, f in parts if len(f) and config.target in f), None)
         source, rows, ids = _feedback(config, start=start or ALL_TIME, end=end, target=reference)
         parts.append((source, rows))
         feedback_ids = tuple(ids)
@@ -143,7 +145,7 @@ def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -
 
 def _source(config: ModelConfig, frame: pd.DataFrame, uri: str, kind: Literal["file", "partition"],
             required: list[str]) -> tuple[DataSource, pd.DataFrame]:
-    if len(frame):
+    if len(frame) and required:
         require_columns(frame, required, what=f"model '{config.name}': training data {uri}")
     return {"uri": uri, "rows": len(frame), "kind": kind, "digest": digest(frame)}, frame
 
@@ -177,9 +179,10 @@ def _partition_files(folder: Any, *, start: datetime | None, end: datetime) -> l
 
 def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
               target: pd.Series | None) -> tuple[DataSource, pd.DataFrame, list[str]]:
-    """The labelled production rows predicted in [start, end) whose label was received before `end` (so a
-    label arriving later does not change the set a retry assembles), the label as `config.target`, features
-    as the served model received them; sorted by prediction time and request id."""
+    """The labelled production rows predicted in [start, end) whose label was known before `end` (received, when
+    the join carries `mlops_received`; else by its event time), so that labels arriving later change as little
+    as possible of the set a retry assembles; the label as `config.target`, features as the served model
+    received them; sorted by prediction time and request id; and their request ids."""
     from mlops_provider.labels import labelled_predictions
 
     rows = labelled_predictions(config, start=start, end=end)
@@ -306,9 +309,10 @@ def read_training_data(uri: str, *, conn_id: str | None = None, what: str = "tra
 def data_to_validate(config: ModelConfig, data: str | None = None, *, now: datetime | None = None,
                      what: str = "data to validate") -> TrainingSet:
     """What the data gate validates: the one file `data` when given (any batch; `what` names it in errors),
-    else the training set assembled as of `now`, exactly as training will assemble it."""
+    else the training set assembled as of `now`, exactly as training will assemble it. The suite judges the
+    columns; training refuses a set that lacks the model's own (naming the file)."""
     if not data:
-        return assemble_training_set(config, now=now)
+        return assemble_training_set(config, now=now, check_columns=False)
     frame = read_table(data, conn_id=config.data.conn_id, what=f"model '{config.name}': {what}")
     source: DataSource = {"uri": str(data), "rows": len(frame), "kind": "file", "digest": digest(frame)}
     return TrainingSet(frame=frame, digest=source["digest"], uri=str(data), sources=[source], now=_utc(now),

@@ -318,3 +318,14 @@ def test_run_time_is_the_logical_date_else_run_after() -> None:
 def test_the_sources_are_json(feedback_config: ModelConfig) -> None:
     sources = assemble_training_set(feedback_config, now=NOW).sources
     assert json.loads(json.dumps(sources)) == sources
+
+
+def test_the_data_gate_leaves_the_columns_to_its_suite(toy_config: ModelConfig, partitioned: Path) -> None:
+    bad = write_partition(partitioned, "2026-03-05", toy_rows(5, seed=3).drop(columns=["colour"]), "part-9.parquet")
+    config = configured(toy_config, train="toy/parts", window_days=2)
+
+    validated = data_to_validate(config, now=NOW)  # the suite will say a column has nulls
+
+    assert validated.frame["colour"].isna().sum() == 5
+    with pytest.raises(DataError, match=f"training data file://{bad}: missing column"):
+        training_batches(config, now=NOW)
