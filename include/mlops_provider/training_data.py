@@ -74,7 +74,10 @@ class TrainingSet:
             text.append("no partitions")
         for s in (s for s in self.sources if s["kind"] == "feedback"):
             dropped = f" ({s['dropped']} dropped)" if s.get("dropped") else ""
-            text.append(f"feedback [{s.get('start', '')[:16]}, {s.get('end', '')[:16]}): {s['rows']} rows{dropped}")
+            since = s.get("start", "")
+            span = (f"before {s.get('end', '')[:16]}" if since.startswith(ALL_TIME.isoformat()[:10])
+                    else f"[{since[:16]}, {s.get('end', '')[:16]})")
+            text.append(f"feedback {span}: {s['rows']} rows{dropped}")
         return " + ".join(text)
 
 
