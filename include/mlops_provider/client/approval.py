@@ -29,15 +29,15 @@ def reject_main(argv: list[str] | None = None) -> int:
 
 def find_request(airflow: AirflowClient, model: str, version: str) -> tuple[dict[str, Any] | None,
                                                                             dict[str, Any] | None]:
-    """(the waiting request of `model` `version`, else None; the answered one, else None), newest first."""
+    """(the request of `model` `version` that waits for an answer, else None; its newest request, else None).
+
+    Waiting means unanswered and its task in `awaiting_input`: Airflow's API also accepts an answer for a request
+    whose task has timed out or was stopped, but nothing would act on it."""
     subject = request_subject(model, version)
-
-    def exact(answered: bool) -> dict[str, Any] | None:
-        found = [r for r in airflow.hitl_requests(subject=subject, answered=answered) if r.get("subject") == subject]
-        return found[0] if found else None
-
-    waiting = exact(False)
-    return waiting, (None if waiting else exact(True))
+    found = [r for r in airflow.hitl_requests(subject=subject) if r.get("subject") == subject]
+    waiting = [r for r in found if not r.get("response_received")
+               and (r.get("task_instance") or {}).get("state") == "awaiting_input"]
+    return (waiting[0] if waiting else None), (found[0] if found else None)
 
 
 def _answer(parser: argparse.ArgumentParser, argv: list[str] | None, option: str) -> int:
@@ -63,8 +63,13 @@ def _answer(parser: argparse.ArgumentParser, argv: list[str] | None, option: str
         try:
             waiting, answered = find_request(airflow, args.model, version)
             if waiting is None:
-                if answered is not None:
+                if answered is not None and answered.get("response_received"):
                     return _fail(TriggerError(f"{args.model} v{version} was answered already: {_said(answered)}"),
+                                 EXIT_FAILED)
+                if answered is not None:
+                    state = (answered.get("task_instance") or {}).get("state")
+                    return _fail(TriggerError(f"the approval request of {args.model} v{version} no longer waits "
+                                              f"(its task is {state}: timed out or stopped); nothing to answer"),
                                  EXIT_FAILED)
                 return _fail(TriggerError(f"no approval request waits for {args.model} v{version} (is its run at "
                                           "the approve task, and does the model set gate.approval.required?)"),
@@ -77,7 +82,7 @@ def _answer(parser: argparse.ArgumentParser, argv: list[str] | None, option: str
         except TriggerError as err:
             if err.status == 409:
                 _, answered = find_request(airflow, args.model, version)
-                if answered is not None:
+                if answered is not None and answered.get("response_received"):
                     err = TriggerError(f"{err}; {_said(answered)}", status=409)
             return _fail(err, EXIT_FAILED)
         by = (response.get("responded_by") or {}).get("name") or airflow.username
