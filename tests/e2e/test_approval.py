@@ -92,7 +92,7 @@ def test_approve_reject_twice_answered_and_timeout(live_airflow: Any, mlflow_ser
     again = api.patch(path, json={"chosen_options": ["Reject"], "params_input": {}})
     assert again.status_code == 409, again.text
 
-    assert _wait(api, first, timeout=120) == "success", _task_states(api, first)
+    assert _wait(api, first, timeout=300) == "success", _task_states(api, first)
     model = mlflow.get_registered_model("signed_cancer")
     assert model.aliases[CHAMPION] == candidate.version and model.aliases[PREVIOUS] == other.version
     tags = mlflow.get_model_version("signed_cancer", candidate.version).tags
@@ -106,7 +106,7 @@ def test_approve_reject_twice_answered_and_timeout(live_airflow: Any, mlflow_ser
     _await_input(api, second)
     rejected = _version(mlflow, "signed_cancer", second)
     assert reject_main(["signed_cancer", rejected.version, "--comment", "holdout too small to tell"]) == 0
-    assert _wait(api, second, timeout=120) == "success", _task_states(api, second)
+    assert _wait(api, second, timeout=300) == "success", _task_states(api, second)
     assert _task_states(api, second)["retrain.promote"] == "skipped"
     assert mlflow.get_registered_model("signed_cancer").aliases[CHAMPION] == candidate.version
     tags = mlflow.get_model_version("signed_cancer", rejected.version).tags
