@@ -107,9 +107,13 @@ def _e2e_models(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless system Chromium under Playwright (see tests/helpers/browser.py); `make test` installs it."""
+    """A headless system Chromium under Playwright (see tests/helpers/browser.py); `make test` installs it.
+
+    Per module, not per session: Playwright's sync API runs an asyncio loop in the main thread while it is open,
+    and every later `dag.test()` (which calls `asyncio.run`) would fail with "cannot be called from a running
+    event loop"."""
     from playwright.sync_api import sync_playwright
 
     path = chromium_path()

@@ -49,7 +49,7 @@ def served(mlflow_conn: str, private_model: Any, load_dag: Any, monkeypatch: pyt
     request.addfinalizer(lambda: receiver.__exit__(None, None, None))
     monkeypatch.setenv("AIRFLOW_CONN_PAGER_TEST", json.dumps({"conn_type": "http", "host": hook.base}))
     name = private_model(f"credit_perf_{abs(hash(request.node.name)) % 10_000}", monitor=POLICY,
-                         alerts=[{"notifier": "http", "conn_id": "pager_test"}])
+                         alerts=[{"notifier": "http", "conn_id": "pager_test", "on": ["degradation", "rollback"]}])
     run = load_dag("mlops_training").test()
     assert str(run.state) == "success", states(run)
     client = MlflowClient(tracking_uri=mlflow_conn, registry_uri=mlflow_conn)
