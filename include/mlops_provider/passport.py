@@ -19,6 +19,7 @@ from mlops_provider.exceptions import RegistryError
 from mlops_provider.history import read_history, versions_entries
 from mlops_provider.mlflow_urls import artifact_url, model_version_url, run_url
 from mlops_provider.tracking import (
+    TAG_APPROVAL,
     TAG_DAG_RUN,
     TAG_DATA_SOURCES,
     TAG_DEGRADED,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 TAG_PASSPORT = "mlops.passport"  # version tag: the MLflow UI page of the passport's HTML artifact
 TAG_CRITERIA = "mlops.criteria"  # version tag (JSON) written by the gate when it judges several criteria
-APPROVAL_PREFIX = "mlops.approval"
 PASSPORT_JSON, PASSPORT_HTML = "passport/passport.json", "passport/passport.html"
 GATE_TAGS = ("mlops.decision", "mlops.gate", "mlops.metric", "mlops.score.candidate", "mlops.score.champion",
              "mlops.champion_at_decision")
@@ -68,12 +68,13 @@ def build_passport(client: MlflowClient, model: str, version: str, *, mlflow_ui_
                      "trainer": run.data.params.get("trainer"), "params": dict(sorted(run.data.params.items())),
                      "metrics": dict(sorted(run.data.metrics.items()))},
         "data": {"digest": tags.get(TAG_DIGEST) or run_tags.get(TAG_DIGEST),
-                 "sources": run_tags.get(TAG_DATA_SOURCES), "sources_detail": _sources(client, mv.run_id)},
+                 "sources": tags.get(TAG_DATA_SOURCES) or run_tags.get(TAG_DATA_SOURCES),
+                 "sources_detail": _sources(client, mv.run_id)},
         "validation": tags.get(TAG_VALIDATION) or run_tags.get(TAG_VALIDATION),
         "gate": {**{key.removeprefix("mlops."): tags.get(key) for key in GATE_TAGS if key in tags},
                  "criteria": _json_or_text(tags.get(TAG_CRITERIA))},
-        "approval": {key.removeprefix(APPROVAL_PREFIX).lstrip(".") or "status": _json_or_text(value)
-                     for key, value in sorted(tags.items()) if key.startswith(APPROVAL_PREFIX)} or None,
+        "approval": {key.removeprefix(TAG_APPROVAL).lstrip(".") or "status": _json_or_text(value)
+                     for key, value in sorted(tags.items()) if key.startswith(TAG_APPROVAL)} or None,
         "dag_run": {"id": dag_run, "dag_id": dag_id, "url": _dag_run_url(airflow_url, dag_id, dag_run)}
         if dag_run else None,
         "deployments": {"serving": sorted(alias.removeprefix(SERVING_PREFIX) for alias, v in aliases.items()

@@ -32,6 +32,11 @@ TAG_DATA_SOURCES = "mlops.data_sources"  # the training set's sources in one lin
 TAG_MONITOR = "mlops.monitor"
 TAG_DEGRADED = "mlops.degraded"  # version tag: the evidence of the policy that rolled it back
 TAG_MANAGED = "mlops.managed"  # registered-model tag: created by this package
+# version tags of a person's sign-off (gate.approval): approved | rejected | timed_out, who, their comment, when
+TAG_APPROVAL = "mlops.approval"
+TAG_APPROVAL_BY = "mlops.approval.by"
+TAG_APPROVAL_COMMENT = "mlops.approval.comment"
+TAG_APPROVAL_AT = "mlops.approval.at"
 
 # registry aliases
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"

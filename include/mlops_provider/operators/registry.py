@@ -14,6 +14,17 @@ if TYPE_CHECKING:
 CHAMPION_ALIAS_EVENTS = "mlops_champion"
 
 
+def gate_decision(config: Any, evaluation: Evaluation) -> Any:
+    """The gate's verdict on an evaluation (`registry.decide`): what promote applies, and what the approve task
+    checks first so nobody is asked to sign off a candidate the gate refuses."""
+    from mlops_provider.registry import decide
+
+    return decide(metric=config.gate.metric, higher_is_better=config.gate.higher_is_better,
+                  minimum=config.gate.minimum, max_regression=config.gate.max_regression,
+                  candidate=evaluation["candidate_score"], champion=evaluation.get("champion_score"),
+                  champion_version=evaluation.get("champion_version"))
+
+
 class RegisterModelOperator(ModelOperator):
     """Register the trained model as a version of `<model>`, tag it, and point `challenger` at it.
 
@@ -115,17 +126,14 @@ class PromoteModelOperator(ModelOperator):
               links={"MLflow version": self.hook.model_version_url(config.name, result["version"])})
 
     def _promote(self, context: Any, config: Any, client: Any) -> Promotion:
-        from mlops_provider.registry import alias_version, decide, move_champion, record_decision
+        from mlops_provider.registry import alias_version, move_champion, record_decision
         from mlops_provider.tracking import CHAMPION
 
         version, evaluation = self.registration["version"], self.evaluation
         champion_now = alias_version(client, config.name, CHAMPION)
         if champion_now not in (evaluation.get("champion_version"), version):
             evaluation = self._rescore(config, client)
-        decision = decide(metric=config.gate.metric, higher_is_better=config.gate.higher_is_better,
-                          minimum=config.gate.minimum, max_regression=config.gate.max_regression,
-                          candidate=evaluation["candidate_score"], champion=evaluation.get("champion_score"),
-                          champion_version=evaluation.get("champion_version"))
+        decision = gate_decision(config, evaluation)
         record_decision(client, config.name, version, decision, evaluation)
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
         result: Promotion = {"model": config.name, "version": version, "promoted": decision.promote,
