@@ -207,7 +207,8 @@ def _muted(text: str) -> str:
 def _link(url: str | None, text: str) -> str:
     if not url or not url.startswith(("http://", "https://", "/")):  # no javascript: or data: URLs
         return _e(text)
-    return f'<a href="{_e(url)}">{_e(text)}</a>'
+    # MLflow shows an HTML artifact in a sandboxed frame: a link opens a new tab rather than navigate the frame
+    return f'<a href="{_e(url)}" target="_blank" rel="noopener">{_e(text)}</a>'
 
 
 def _value(value: Any) -> str:

@@ -108,7 +108,8 @@ def test_a_link_that_is_not_http_is_not_a_link() -> None:
     from mlops_provider.passport import _link
 
     assert _link("javascript:alert(1)", "x") == "x"
-    assert _link('http://a.example/"onclick="x', "y") == '<a href="http://a.example/&quot;onclick=&quot;x">y</a>'
+    assert _link('http://a.example/"onclick="x', "y") == ('<a href="http://a.example/&quot;onclick=&quot;x" '
+                                                         'target="_blank" rel="noopener">y</a>')
 
 
 def test_mlops_passport_writes_it_again(mlflow_server: str, tmp_path: Path,
