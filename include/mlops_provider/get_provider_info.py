@@ -21,5 +21,6 @@ def get_provider_info() -> dict[str, Any]:
             "mlops_provider.links.MLflowModelVersionLink",
             "mlops_provider.links.DataDocsLink",
             "mlops_provider.links.DriftReportLink",
+            "mlops_provider.links.PassportLink",
         ],
     }

@@ -49,7 +49,12 @@ class DriftReportLink(XComUrlLink):
     key = "drift_report_url"
 
 
-__all__ = ["ALL_LINKS", "DataDocsLink", "DriftReportLink", "MLflowModelVersionLink", "MLflowRunLink",
-           "XComUrlLink", "artifact_url"]
+class PassportLink(XComUrlLink):
+    name = "Model passport"
+    key = "passport_url"
 
-ALL_LINKS = [MLflowRunLink, MLflowModelVersionLink, DataDocsLink, DriftReportLink]
+
+__all__ = ["ALL_LINKS", "DataDocsLink", "DriftReportLink", "MLflowModelVersionLink", "MLflowRunLink",
+           "PassportLink", "XComUrlLink", "artifact_url"]
+
+ALL_LINKS = [MLflowRunLink, MLflowModelVersionLink, DataDocsLink, DriftReportLink, PassportLink]

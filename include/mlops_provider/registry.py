@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.exceptions import RegistryError
+from mlops_provider.history import delete_alias, set_alias
 from mlops_provider.tracking import (
     CHALLENGER,
     CHAMPION,
@@ -58,7 +59,8 @@ def find_version(client: MlflowClient, model: str, run_id: str, dag_run_id: str)
 
 
 def register(client: MlflowClient, *, model: str, training: TrainingResult, dag_run_id: str, reason: str,
-             extra_tags: dict[str, str] | None = None, wait_seconds: float = 60) -> Registration:
+             extra_tags: dict[str, str] | None = None, wait_seconds: float = 60,
+             actor: str | None = None) -> Registration:
     """Register the trained model as a version of `model` and point `challenger` at it. Idempotent."""
     from mlflow.exceptions import MlflowException
 
@@ -78,7 +80,7 @@ def register(client: MlflowClient, *, model: str, training: TrainingResult, dag_
     else:
         created = False
     _wait_ready(client, model, str(existing.version), wait_seconds)
-    client.set_registered_model_alias(model, CHALLENGER, str(existing.version))
+    set_alias(client, model, CHALLENGER, str(existing.version), actor=actor, reason=f"registered ({reason})")
     return {"model": model, "version": str(existing.version), "created": created,
             "run_id": training["run_id"], "model_uri": f"models:/{model}/{existing.version}"}
 
@@ -141,7 +143,8 @@ def record_decision(client: MlflowClient, model: str, version: str, decision: Ga
         client.set_model_version_tag(model, version, key, value)
 
 
-def move_champion(client: MlflowClient, model: str, version: str) -> str | None:
+def move_champion(client: MlflowClient, model: str, version: str, *, actor: str | None = None,
+                  reason: str = "promoted") -> str | None:
     """Point `champion` at `version`, keeping the old one as `previous_champion`. Returns the old one.
 
     Call it holding `promotion_lock`, after judging `version` against the champion read under the same lock:
@@ -150,8 +153,8 @@ def move_champion(client: MlflowClient, model: str, version: str) -> str | None:
     if old == version:
         return alias_version(client, model, PREVIOUS)
     if old is not None:
-        client.set_registered_model_alias(model, PREVIOUS, old)
-    client.set_registered_model_alias(model, CHAMPION, version)  # the last step, always
+        set_alias(client, model, PREVIOUS, old, actor=actor, reason=f"champion before v{version}")
+    set_alias(client, model, CHAMPION, version, actor=actor, reason=reason)  # the last step, always
     return old
 
 
@@ -166,15 +169,16 @@ def rollback_target(client: MlflowClient, model: str, degraded: str, target: str
     return None
 
 
-def roll_champion_back(client: MlflowClient, model: str, *, degraded: str, to: str, owner: str) -> bool:
+def roll_champion_back(client: MlflowClient, model: str, *, degraded: str, to: str, owner: str,
+                       reason: str = "rolled back") -> bool:
     """Under the promotion lock: if `champion` is still `degraded`, point it at `to` and drop `previous_champion`
     (which would otherwise name `to` twice, or the degraded version). False when someone moved it meanwhile."""
     with promotion_lock(client, model, owner=owner):
         if alias_version(client, model, CHAMPION) != str(degraded):
             return False
-        client.set_registered_model_alias(model, CHAMPION, str(to))
+        set_alias(client, model, CHAMPION, str(to), actor=owner, reason=reason, rollback=True)
         with contextlib.suppress(Exception):
-            client.delete_registered_model_alias(model, PREVIOUS)
+            delete_alias(client, model, PREVIOUS, actor=owner, reason=f"rollback from v{degraded}")
         return True
 
 
@@ -298,12 +302,13 @@ def previous_version(client: MlflowClient, model: str, target: str) -> str | Non
     return tags.get(PREVIOUS_TAG.format(target=target)) or None
 
 
-def record_serving(client: MlflowClient, model: str, version: str, target: str) -> None:
+def record_serving(client: MlflowClient, model: str, version: str, target: str, *, reason: str = "deployed",
+                   rollback: bool = False, actor: str | None = None) -> None:
     """Record that `target` serves `version`: alias `serving_<target>` (the old one kept as a model tag)."""
     old = recorded_version(client, model, target)
     if old is not None and old != str(version):
         client.set_registered_model_tag(model, PREVIOUS_TAG.format(target=target), old)
-    client.set_registered_model_alias(model, serving_alias(target), str(version))
+    set_alias(client, model, serving_alias(target), str(version), actor=actor, reason=reason, rollback=rollback)
 
 
 def record_failure(client: MlflowClient, model: str, version: str, target: str, reason: str) -> None:
@@ -317,4 +322,4 @@ def record_rollback(client: MlflowClient, model: str, failed: str, target: str, 
     version that serves again (`served`, if any) as `serving_<target>`."""
     record_failure(client, model, failed, target, reason)
     if served is not None and recorded_version(client, model, target) != served:
-        record_serving(client, model, served, target)
+        record_serving(client, model, served, target, reason=f"rolled back: {reason}", rollback=True)

@@ -406,7 +406,8 @@ class SageMakerTarget(DeferrableTarget):
                   endpoint_config: str, creating: bool, options: SageMakerOptions) -> DeploymentResult:
         status, config = final["EndpointStatus"], final.get("EndpointConfigName")
         if status == "InService" and config == endpoint_config:
-            record_serving(registry, result.model, result.version, TARGET)
+            record_serving(registry, result.model, result.version, TARGET,
+                           reason=f"{result.strategy}: endpoint InService")
             result.success, result.served_version = True, result.version
             result.steps.append(f"endpoint {endpoint} is InService with {config}")
             result.message = (f"v{result.version} serves on endpoint {endpoint} ({result.strategy})"

@@ -95,6 +95,7 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from mlops_provider.approval import record_answer, responder
+        from mlops_provider.operators.passport import write_passport_safely  # promote will not run to write it
 
         model, version = str(self.model), str(self.registration["version"])
         client = self.hook.get_conn()
@@ -102,6 +103,7 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
             hours = self.response_timeout.total_seconds() / 3600 if self.response_timeout else None
             why = f"no answer within {hours:g} h" if hours else "no answer in time"
             record_answer(client, model, version, decision=TIMED_OUT, by=None, comment=why, at=_now())
+            write_passport_safely(self, context, model, version)
             raise AirflowFailException(f"{model} v{version} was not promoted: {why}; champion unchanged")
         chosen = (event.get("chosen_options") or [None])[0]
         by = responder(event.get("responded_by_user"))
@@ -112,6 +114,7 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
         record_answer(client, model, version, decision=decision, by=by, comment=comment, at=at)
         super().execute_complete(context, event)  # validates the answer; on Reject skips promote
         if decision == REJECTED:
+            write_passport_safely(self, context, model, version)
             self.log.warning("%s v%s rejected by %s: %s. Champion unchanged.", model, version, by,
                              comment or "no comment")
         else:

@@ -8,6 +8,7 @@ from airflow.sdk import conf
 
 from mlops_provider.links import MLflowModelVersionLink
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
+from mlops_provider.operators.passport import task_actor
 
 if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig
@@ -48,13 +49,14 @@ class DeployModelOperator(ModelOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops_provider.deploy import DeferrableTarget
+        from mlops_provider.history import acting
 
         config = self._config()
         version = self._resolve(config, str(self.version))
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
         self.log.info("Model %s: deploying v%s to %s (%s)", config.name, version, config.deploy.target,
                       config.deploy.strategy)
-        with self.hook.fluent(), fail_without_retry():
+        with self.hook.fluent(), fail_without_retry(), acting(task_actor(context, self)):
             target = self._target(config)
             if self.deferrable and isinstance(target, DeferrableTarget):
                 return self._next(config, target.begin(config.name, version, config.deploy.strategy, config))
@@ -65,10 +67,11 @@ class DeployModelOperator(ModelOperator):
                          state: dict[str, Any] | None = None, logged: int = 0) -> dict[str, Any]:
         """Called when the trigger of a `Pending` fired: check the event, continue the deployment from `state`."""
         from mlops_provider.deploy import DeferrableTarget
+        from mlops_provider.history import acting
 
         config = self._config()
         event = self._validate_event(config, event)
-        with self.hook.fluent(), fail_without_retry():
+        with self.hook.fluent(), fail_without_retry(), acting(task_actor(context, self)):
             target = self._target(config)
             assert isinstance(target, DeferrableTarget)
             return self._next(config, target.resume(dict(state or {}), event, config), logged)

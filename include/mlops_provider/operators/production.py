@@ -216,7 +216,8 @@ class ActOnPolicyOperator(ModelOperator):
                                  degraded)
                 return {"taken": False, "reason": "no earlier version to roll back to"}
             moved = config.monitor.rollback_moves_champion and roll_champion_back(
-                client, config.name, degraded=degraded, to=target, owner=f"{context['run_id']}:{self.task_id}")
+                client, config.name, degraded=degraded, to=target, owner=f"{context['run_id']}:{self.task_id}",
+                reason="; ".join(verdict["reasons"]) or f"v{degraded} degraded")
         context["outlet_events"][AssetAlias(POLICY_ALIAS)].add(
             rollback_asset(config.name), extra={"version": target, "degraded": degraded, **evidence})
         self.log.info("Model %s: rolling back from v%s to v%s (rollback event emitted)", config.name, degraded,

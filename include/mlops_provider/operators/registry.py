@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider.links import MLflowModelVersionLink
+from mlops_provider.links import MLflowModelVersionLink, PassportLink
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
+from mlops_provider.operators.passport import task_actor, write_passport_safely
 
 if TYPE_CHECKING:
     from mlops_provider.xcom import Evaluation, Promotion, Registration
@@ -54,7 +55,8 @@ class RegisterModelOperator(ModelOperator):
             config = self.load_config()
         client = self.hook.get_conn()
         result = register(client, model=config.name, training=self.training, dag_run_id=context["run_id"],
-                          reason=self.reason, extra_tags={k: str(v) for k, v in self.extra_tags.items()})
+                          reason=self.reason, extra_tags={k: str(v) for k, v in self.extra_tags.items()},
+                          actor=task_actor(context, self))
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, result["version"]))
         self.log.info("Model %s: version %s %s, alias challenger set", config.name, result["version"],
                       "registered" if result["created"] else "found (retry, nothing created)")
@@ -68,6 +70,8 @@ class PromoteModelOperator(ModelOperator):
     than `gate.max_regression`. The decision and both scores become version tags before the alias
     moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
     the task succeeds, saying why. A promotion emits the `x-mlops://<model>/champion` asset event.
+    Every alias move is recorded in the model's alias history (`mlops_provider.history`), and the
+    version's passport is written, promoted or not (a passport that cannot be written is a warning).
 
     One promotion of a model at a time, whichever DAG runs it: reading the champion, judging the
     candidate against it and moving the alias happen under the model's promotion lock
@@ -83,7 +87,7 @@ class PromoteModelOperator(ModelOperator):
 
     template_fields = ("model", "registration", "evaluation")
     template_fields_renderers = {"registration": "json", "evaluation": "json"}
-    operator_extra_links = (MLflowModelVersionLink(),)
+    operator_extra_links = (MLflowModelVersionLink(), PassportLink())
 
     def __init__(self, *, registration: Any, evaluation: Any, **kwargs: Any) -> None:
         from airflow.sdk import AssetAlias
@@ -101,6 +105,7 @@ class PromoteModelOperator(ModelOperator):
         client = self.hook.get_conn()
         with promotion_lock(client, config.name, owner=f"{self.dag_id}/{context['run_id']}/{self.task_id}"):
             result = self._promote(context, config, client)
+        write_passport_safely(self, context, config.name, result["version"])
         if result["promoted"]:
             self._emit_champion_event(context, result)
         self._alert(context, config, result)
@@ -137,7 +142,8 @@ class PromoteModelOperator(ModelOperator):
             self.log.warning("Model %s v%s NOT promoted: %s. Champion stays v%s.", config.name, version,
                              decision.reason, evaluation.get("champion_version"))
             return result
-        result["previous_champion"] = move_champion(client, config.name, version)
+        result["previous_champion"] = move_champion(client, config.name, version, actor=task_actor(context, self),
+                                                    reason=decision.reason)
         self.log.info("Model %s v%s is champion: %s", config.name, version, decision.reason)
         return result
 

@@ -253,7 +253,8 @@ class KubernetesTarget(DeferrableTarget):
     def _succeeded(self, rollout: Rollout) -> DeploymentResult:
         registry, before = self._registry(), rollout.before
         after = read_serving(rollout.cluster, rollout.model)
-        record_serving(registry, rollout.model, rollout.version, TARGET)
+        record_serving(registry, rollout.model, rollout.version, TARGET,
+                       reason=f"{rollout.progress.strategy} rollout verified")
         result = self._result(rollout)
         result.success, result.served_version = True, after.version
         result.message = (f"v{rollout.version} serves on {rollout.cluster.namespace}/{before.base} "

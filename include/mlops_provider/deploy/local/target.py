@@ -146,7 +146,7 @@ class LocalTarget(DeploymentTarget):
         if previous is not None:
             self.admin.post(server, "/admin/unload", {"version": previous})
             steps.append(f"unloaded v{previous}")
-        record_serving(client, model, version, self.name)
+        record_serving(client, model, version, self.name, reason=f"{strategy} deployment verified")
         steps.append(f"recorded v{version} as {serving_alias(self.name)}")
         return self._result(model, version, strategy, True, version, previous, steps,
                             f"v{version} serves all traffic at {server.url} (was {_v(previous)})")
@@ -204,7 +204,8 @@ class LocalTarget(DeploymentTarget):
         record_failure(client, model, version, self.name, reason)
         steps.append(f"tagged v{version} mlops.deploy.{self.name}.failed")
         if previous is not None and recorded_version(client, model, self.name) != previous:
-            record_serving(client, model, previous, self.name)
+            record_serving(client, model, previous, self.name, reason=f"v{version} failed: {reason}",
+                           rollback=True)
         return self._result(model, version, strategy, False, previous, previous, steps,
                             f"v{version} failed verification and was rolled back: {reason}")
 
