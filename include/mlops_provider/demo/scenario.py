@@ -59,6 +59,23 @@ def run_scenario(api: AirflowClient) -> None:
     for line in registry_summary():
         model, _, rest = line.partition(": ")
         step(f"registry {model}", rest.split(" (http")[0], f"{MLFLOW_URL}/#/models/{model}")
+    alias_history()
+
+
+def alias_history() -> None:
+    """Every alias move of each model, as `mlops history MODEL` prints it."""
+    from mlops_provider.history import read_history
+    from mlops_provider.settings import model_names
+
+    client = mlflow_client()
+    for model in model_names():
+        entries = read_history(client, model)
+        for entry in entries[-6:]:
+            undoes = f" (undoes {entry.undoes})" if entry.undoes else ""
+            log(f"  {model} {entry.at[11:19]} {entry.alias}: v{entry.from_ or '-'} -> v{entry.to or '-'} "
+                f"by {entry.actor}: {entry.reason[:80]}{undoes}")
+        step(f"alias history {model}", f"{len(entries)} moves recorded (mlops history {model})",
+             f"{MLFLOW_URL}/#/models/{model}")
 
 
 def drift_loop(api: AirflowClient) -> None:
