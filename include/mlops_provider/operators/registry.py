@@ -53,9 +53,12 @@ class RegisterModelOperator(ModelOperator):
 class PromoteModelOperator(ModelOperator):
     """Move `champion` to the registered version when it passes the gate; keep `previous_champion`.
 
-    The gate: the candidate meets the configured minimum and is no worse than the champion by more
-    than `gate.max_regression`. The decision and both scores become version tags before the alias
-    moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
+    The gate: every criterion of `gate` that `EvaluateModelOperator` judged passes (a metric's minimum,
+    no worse than the champion by more than `max_regression`, on a paired bootstrap interval when a
+    `confidence` is given; the metric per group of a slice column; the p95 latency). The decision, both
+    scores and every criterion's verdict become version tags (`mlops.criteria`, `mlops.gate.<i>.<name>`)
+    and the criteria table is logged and stored as `gate/criteria.md` of the training run before the
+    alias moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
     the task succeeds, saying why. A promotion emits the `x-mlops://<model>/champion` asset event.
 
     One promotion of a model at a time, whichever DAG runs it: reading the champion, judging the
@@ -110,17 +113,15 @@ class PromoteModelOperator(ModelOperator):
               links={"MLflow version": self.hook.model_version_url(config.name, result["version"])})
 
     def _promote(self, context: Any, config: Any, client: Any) -> Promotion:
-        from mlops_provider.registry import alias_version, decide, move_champion, record_decision
+        from mlops_provider.registry import alias_version, decide_evaluation, move_champion, record_decision
         from mlops_provider.tracking import CHAMPION
 
         version, evaluation = self.registration["version"], self.evaluation
         champion_now = alias_version(client, config.name, CHAMPION)
         if champion_now not in (evaluation.get("champion_version"), version):
-            evaluation = self._rescore(config, client)
-        decision = decide(metric=config.gate.metric, higher_is_better=config.gate.higher_is_better,
-                          minimum=config.gate.minimum, max_regression=config.gate.max_regression,
-                          candidate=evaluation["candidate_score"], champion=evaluation.get("champion_score"),
-                          champion_version=evaluation.get("champion_version"))
+            evaluation = self._rescore(config, client)  # every criterion judged again against the new champion
+        decision = decide_evaluation(config.gate, evaluation)
+        self._report_criteria(client, evaluation)
         record_decision(client, config.name, version, decision, evaluation)
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
         result: Promotion = {"model": config.name, "version": version, "promoted": decision.promote,
@@ -132,6 +133,20 @@ class PromoteModelOperator(ModelOperator):
         result["previous_champion"] = move_champion(client, config.name, version)
         self.log.info("Model %s v%s is champion: %s", config.name, version, decision.reason)
         return result
+
+    def _report_criteria(self, client: Any, evaluation: Evaluation) -> None:
+        """The criteria table in this task's log and as `gate/criteria.md` of the candidate's training run."""
+        from mlops_provider.gate import criteria_table
+        from mlops_provider.tracking import CRITERIA_ARTIFACT
+
+        if not evaluation.get("criteria"):
+            return
+        table = criteria_table(evaluation["criteria"])
+        self.log.info("Gate criteria of v%s (champion v%s):\n%s", self.registration["version"],
+                      evaluation.get("champion_version"), table)
+        run_id = self.registration.get("run_id")
+        if run_id:
+            client.log_text(run_id, table, CRITERIA_ARTIFACT)
 
     def _rescore(self, config: Any, client: Any) -> Evaluation:
         from mlops_provider.training.run import evaluate
