@@ -180,7 +180,7 @@ def _weighted(metric: str, counts: np.ndarray, scored: Scored) -> np.ndarray:
     if metric == "log_loss":
         assert scored.proba is not None
         index = np.searchsorted(classes, y)
-        own = np.clip(scored.proba[np.arange(len(y)), index], 1e-15, 1.0)
+        own = np.clip(scored.proba[np.arange(len(y)), index], np.finfo("float64").eps, 1.0)
         return counts @ -np.log(own) / total
     if metric == "roc_auc":
         assert scored.proba is not None
