@@ -17,7 +17,8 @@ model. At most one retraining runs at a time (`max_active_runs=1`), so two trigg
 twice at once.
 
 Then the same per-model chain as `mlops_training` (one definition, `mlops_provider.pipeline`):
-**validate → train → evaluate → register → promote**, with the reason, the requester and the drift
+**validate → train → evaluate → register → promote** (with **approve** between register and promote when any
+model sets `gate.approval.required`; it passes at once for the others), with the reason, the requester and the drift
 summary recorded as tags of the new model version.
 """
 
@@ -29,6 +30,7 @@ import pendulum
 from airflow.sdk import AssetAny, Param, dag, task
 
 from mlops_provider.assets import drift_asset, performance_asset
+from mlops_provider.config import approval_required
 from mlops_provider.pipeline import model_pipeline
 from mlops_provider.retraining import REASONS, REQUESTED_BY_PATTERN
 from mlops_provider.settings import default_args, model_names
@@ -101,8 +103,10 @@ def mlops_retraining() -> None:
         return now
 
     wanted = request()
+    # the model is known at run time only: an approve task when any model may need one (it passes at once for
+    # a model that does not), today's chain when none does
     pipeline = model_pipeline(wanted["model"], reason=wanted["reason"], group_id="retrain",
-                              extra_tags=wanted["tags"])
+                              extra_tags=wanted["tags"], approval=any(approval_required(m) for m in MODELS))
     wanted >> pipeline >> record_success(wanted["model"])
 
 

@@ -7,6 +7,8 @@ Weekly training (Mondays 03:00 UTC) of every configured model (`include/models/*
 - *train* runs the model's trainer in an MLflow run (experiment `mlops/<model>`).
 - *evaluate* scores the candidate and the current `champion` on the same holdout.
 - *register* creates one registered-model version per DAG run (a retry finds it) with alias `challenger`.
+- *approve* (only for a model with `gate.approval.required`) waits, holding no worker slot, for a person to
+  approve or reject in Required Actions or with `mlops approve|reject MODEL VERSION`; a rejection skips *promote*.
 - *promote* moves `champion` (keeping `previous_champion`) only when the gate passes, and then
   updates the `x-mlops://<model>/champion` asset, which starts `mlops_deployment`.
 

@@ -22,6 +22,8 @@ DELEGATED = {
     "rollback": ("mlops_provider.client.cli", "rollback_main", "deploy an earlier version over Airflow's REST API"),
     "feedback": ("mlops_provider.client.feedback", "main", "send a labels file (ground truth) for a model"),
     "models": ("mlops_provider.client.models", "main", "every model's champion, serving, drift and retraining"),
+    "approve": ("mlops_provider.client.approval", "approve_main", "approve a model version waiting for sign-off"),
+    "reject": ("mlops_provider.client.approval", "reject_main", "reject a model version waiting for sign-off"),
 }
 
 

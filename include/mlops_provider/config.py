@@ -89,6 +89,26 @@ class TrainerConfig(_Strict):
         return value
 
 
+class ApprovalConfig(_Strict):
+    """A person signs off a promotion (`gate.approval`); `true`/`false` are shorthand for `required`."""
+
+    required: bool = Field(False, description="wait for a person to approve before the alias moves")
+    assigned_to: list[str] = Field([], description="Airflow user ids who may answer (default: anyone allowed to "
+                                                   "answer the DAG's required actions)")
+    timeout_hours: float = Field(24, gt=0, le=24 * 365, description="without an answer by then, the candidate is "
+                                                                  "not promoted (recorded as timed_out)")
+
+    @field_validator("assigned_to")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        blank = [user for user in value if not user.strip()]
+        if blank:
+            raise ValueError("an empty user id; list Airflow user ids, e.g. [admin]")
+        if len(set(value)) != len(value):
+            raise ValueError(f"a user is listed twice: {value}")
+        return value
+
+
 GATE_METRICS = REALIZED_METRICS  # the gate judges what production measures
 # the single-metric form of `gate` (metric, minimum, max_regression at its top level) is one criterion
 SIMPLE_GATE_KEYS = ("metric", "minimum", "max_regression")
@@ -181,7 +201,13 @@ class GateConfig(_Strict):
     criteria: list[Criterion] = Field([], description="all must pass; built from the single-metric form")
     evaluation_columns: list[str] = Field([], description="columns kept for evaluation only (e.g. a slice "
                                           "column that is not a feature); every batch must hold them")
-    approval: bool = Field(False, description="wait for a person to approve before the alias moves")
+    approval: ApprovalConfig = Field(ApprovalConfig(), description="a person signs off before the alias moves")
+
+    @field_validator("approval", mode="before")
+    @classmethod
+    def _approval_shorthand(cls, value: Any) -> Any:
+        # `approval: true` predates the mapping and stays valid; only a real bool is shorthand (not "yes" or 1)
+        return {"required": value} if isinstance(value, bool) else value
 
     @field_validator("metric")
     @classmethod
@@ -453,6 +479,16 @@ def load_model_config(model: str, *, check_paths: bool = True) -> ModelConfig:
     if check_paths:
         check_data_paths(config)
     return config
+
+
+def approval_required(model: str) -> bool:
+    """Whether a person signs off `model`'s promotions: read when a DAG is parsed, to add the approve task to
+    that model's chain only. A config that does not load counts as no: its validate task fails at run time,
+    naming the error, and nothing is promoted."""
+    try:
+        return load_model_config(model, check_paths=False).gate.approval.required
+    except ConfigError:
+        return False
 
 
 def check_data_paths(config: ModelConfig) -> None:

@@ -29,12 +29,13 @@ def log_drift_report(config: ModelConfig, client: MlflowClient, check: dict[str,
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    from mlops_provider.data import read_table
     from mlops_provider.inference_log import windows_at
     from mlops_provider.monitoring import current_features, training_data_uri
+    from mlops_provider.training_data import read_training_data
 
-    reference = read_table(training_data_uri(client, config, check["version"]), conn_id=config.data.conn_id,
-                           what=f"model '{config.name}': training data")[config.features.all]
+    # a file, or every partition of a training folder
+    reference = read_training_data(training_data_uri(client, config, check["version"]), conn_id=config.data.conn_id,
+                                   what=f"model '{config.name}': training data")[config.features.all]
     if len(reference) > REPORT_REFERENCE_ROWS:
         reference = reference.sample(REPORT_REFERENCE_ROWS, random_state=0)
     windows = windows_at(check["windows"], conn_id=config.data.conn_id)

@@ -20,6 +20,7 @@ from mlops_provider.tracking import (
     TAG_CRITERIA,
     TAG_CRITERION,
     TAG_DAG_RUN,
+    TAG_DATA_SOURCES,
     TAG_DECISION,
     TAG_DEGRADED,
     TAG_DIGEST,
@@ -79,7 +80,8 @@ def register(client: MlflowClient, *, model: str, training: TrainingResult, dag_
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         tags = {TAG_DAG_RUN: dag_run_id, TAG_REASON: reason, TAG_DIGEST: training.get("data_digest", ""),
-                TAG_VALIDATION: training.get("validation", "not validated"), **(extra_tags or {})}
+                TAG_VALIDATION: training.get("validation", "not validated"),
+                TAG_DATA_SOURCES: str(training.get("data_sources", ""))[:5000], **(extra_tags or {})}
         existing = client.create_model_version(model, source=training["model_uri"], run_id=training["run_id"],
                                                tags=tags, model_id=training.get("model_id"))
         created = True

@@ -45,6 +45,11 @@ TAG_CRITERIA = "mlops.criteria"
 TAG_CRITERION = "mlops.gate.{index}.{name}"
 # the criteria table (Markdown) as an artifact of the candidate's training run
 CRITERIA_ARTIFACT = "gate/criteria.md"
+# version tags of a person's sign-off (gate.approval): approved | rejected | timed_out, who, their comment, when
+TAG_APPROVAL = "mlops.approval"
+TAG_APPROVAL_BY = "mlops.approval.by"
+TAG_APPROVAL_COMMENT = "mlops.approval.comment"
+TAG_APPROVAL_AT = "mlops.approval.at"
 
 # registry aliases
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"

@@ -56,6 +56,7 @@ class TrainingSet:
     sources: list[DataSource]
     now: datetime  # the end of the window
     start: datetime | None  # the start of the window; None: all data before `now`
+    feedback_ids: tuple[str, ...] = ()  # the request ids of the feedback rows, the last rows of `frame`
 
     @property
     def summary(self) -> str:
@@ -73,7 +74,10 @@ class TrainingSet:
             text.append("no partitions")
         for s in (s for s in self.sources if s["kind"] == "feedback"):
             dropped = f" ({s['dropped']} dropped)" if s.get("dropped") else ""
-            text.append(f"feedback [{s.get('start', '')[:16]}, {s.get('end', '')[:16]}): {s['rows']} rows{dropped}")
+            since = s.get("start", "")
+            span = (f"before {s.get('end', '')[:16]}" if since.startswith(ALL_TIME.isoformat()[:10])
+                    else f"[{since[:16]}, {s.get('end', '')[:16]})")
+            text.append(f"feedback {span}: {s['rows']} rows{dropped}")
         return " + ".join(text)
 
 
@@ -101,18 +105,20 @@ def _utc(moment: datetime | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -> TrainingSet:
+def assemble_training_set(config: ModelConfig, *, now: datetime | None = None,
+                          check_columns: bool = True) -> TrainingSet:
     """The training set of `config` as of `now` (default: now, UTC); see the module's docstring.
 
-    Every source must hold the model's columns (an error names the file); an empty window is a `DataError`
-    naming the folder and the window."""
+    Every source must hold the model's columns (an error names the file), unless `check_columns` is off (the
+    data gate: its suite says which columns it expects); an empty window is a `DataError` naming the folder and
+    the window. The check reads nothing and changes no row, so the digest is the same either way."""
     import pandas as pd
 
     end = _utc(now)
     start = end - timedelta(days=config.data.window_days) if config.data.window_days else None
     uri = config.resolve(config.data.train)
     # the gate's evaluation-only columns (slices) too: a column some batches lack fails here, naming the batch
-    required = [*config.features.all, config.target, *config.gate.evaluation_columns]
+    required = [*config.features.all, config.target, *config.gate.evaluation_columns] if check_columns else []
     path = as_path(uri, config.data.conn_id)
     folder = path.is_dir()
     parts: list[tuple[DataSource, pd.DataFrame]] = []
@@ -124,9 +130,12 @@ def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -
     else:
         frame = read_table(uri, conn_id=config.data.conn_id, what=f"model '{config.name}': training data")
         parts.append(_source(config, frame, uri, "file", required))
+    feedback_ids: tuple[str, ...] = ()
     if config.data.feedback:
-        reference = next((f[config.target] for _, f in parts if len(f)), None)
-        parts.append(_feedback(config, start=start or ALL_TIME, end=end, target=reference))
+        reference = next((f[config.target] for _, f in parts if len(f) and config.target in f), None)
+        source, rows, ids = _feedback(config, start=start or ALL_TIME, end=end, target=reference)
+        parts.append((source, rows))
+        feedback_ids = tuple(ids)
     frames = [f for _, f in parts if len(f)]
     if not frames:
         window = f"[{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) UTC" if start else f"before {end:%Y-%m-%d %H:%M} UTC"
@@ -135,12 +144,12 @@ def assemble_training_set(config: ModelConfig, *, now: datetime | None = None) -
                         f"{config.data.window_days}): no date=YYYY-MM-DD partition with rows{extra}")
     assembled = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return TrainingSet(frame=assembled, digest=digest(assembled), uri=uri, sources=[s for s, _ in parts],
-                       now=end, start=start)
+                       now=end, start=start, feedback_ids=feedback_ids)
 
 
 def _source(config: ModelConfig, frame: pd.DataFrame, uri: str, kind: Literal["file", "partition"],
             required: list[str]) -> tuple[DataSource, pd.DataFrame]:
-    if len(frame):
+    if len(frame) and required:
         require_columns(frame, required, what=f"model '{config.name}': training data {uri}")
     return {"uri": uri, "rows": len(frame), "kind": kind, "digest": digest(frame)}, frame
 
@@ -173,10 +182,11 @@ def _partition_files(folder: Any, *, start: datetime | None, end: datetime) -> l
 
 
 def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
-              target: pd.Series | None) -> tuple[DataSource, pd.DataFrame]:
-    """The labelled production rows predicted in [start, end) whose label was received before `end` (so a
-    label arriving later does not change the set a retry assembles), the label as `config.target`, features
-    as the served model received them; sorted by prediction time and request id."""
+              target: pd.Series | None) -> tuple[DataSource, pd.DataFrame, list[str]]:
+    """The labelled production rows predicted in [start, end) whose label was known before `end` (received, when
+    the join carries `mlops_received`; else by its event time), so that labels arriving later change as little
+    as possible of the set a retry assembles; the label as `config.target`, features as the served model
+    received them; sorted by prediction time and request id; and their request ids."""
     from mlops_provider.labels import labelled_predictions
 
     rows = labelled_predictions(config, start=start, end=end)
@@ -200,13 +210,16 @@ def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
             log.warning("%s: %d row(s) dropped, their label does not fit the target '%s' (%s), e.g. %r", where,
                         dropped, config.target, labels.dtype, bad)
         fitting = rows.loc[fits.to_numpy()]
+        ids = fitting[REQUEST_ID].astype(str).tolist()
         rows = features_frame(config, fitting).assign(**{config.target: labels[fits].to_numpy()},
                                                       **{c: fitting[c].to_numpy() for c in kept})
+    else:
+        ids = []
     frame = rows.reset_index(drop=True) if len(rows) else rows.iloc[0:0]
     source: DataSource = {"uri": inference_uri(config), "rows": len(frame), "kind": "feedback",
                           "digest": digest(frame) if len(frame) else "", "start": start.isoformat(),
                           "end": end.isoformat(), "dropped": dropped}
-    return source, frame
+    return source, frame, ids
 
 
 def fit_labels(labels: pd.Series, target: pd.Series | None, *, task: str) -> tuple[pd.Series, pd.Series]:
@@ -249,9 +262,38 @@ def training_batches(config: ModelConfig, *, now: datetime | None = None) -> Bat
         require_columns(holdout, [*config.features.all, config.target, *config.gate.evaluation_columns],
                         what=f"model '{config.name}': holdout data {holdout_uri}")
         return Batches(assembled.frame, holdout, assembled)
-    train, holdout = split_holdout(assembled.frame, target=config.target, fraction=config.data.holdout_fraction,
-                                   seed=config.trainer.seed)
+    train, holdout = _split(config, assembled)
     return Batches(train, holdout, assembled)
+
+
+def held_out(request_id: str, fraction: float) -> bool:
+    """Whether a labelled production row belongs to the holdout: a stable hash of its request id."""
+    import hashlib
+
+    return int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) < fraction * 2 ** 32
+
+
+def _split(config: ModelConfig, assembled: TrainingSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and holdout parts that never leak into each other across versions: the file or partition rows are
+    split by the seeded split as they always were, and each labelled production row goes to the holdout by a
+    hash of its request id, so a row that is in one version's holdout is in every later version's holdout too.
+    (One seeded split of the whole, grown set would move rows an earlier champion trained on into the holdout
+    it is judged on, and flatter it against every challenger.)"""
+    import pandas as pd
+
+    fraction, frame = config.data.holdout_fraction, assembled.frame
+    base = frame.iloc[:len(frame) - len(assembled.feedback_ids)]
+    fresh = frame.iloc[len(base):]
+    if len(base):
+        train, holdout = split_holdout(base, target=config.target, fraction=fraction, seed=config.trainer.seed)
+    else:
+        train, holdout = base, base
+    if not len(fresh):
+        return train, holdout
+    held = [held_out(i, fraction) for i in assembled.feedback_ids]
+    mask = pd.Series(held, index=fresh.index)
+    return (pd.concat([train, fresh[~mask]], ignore_index=True),
+            pd.concat([holdout, fresh[mask]], ignore_index=True))
 
 
 def read_training_data(uri: str, *, conn_id: str | None = None, what: str = "training data") -> pd.DataFrame:
@@ -273,9 +315,10 @@ def read_training_data(uri: str, *, conn_id: str | None = None, what: str = "tra
 def data_to_validate(config: ModelConfig, data: str | None = None, *, now: datetime | None = None,
                      what: str = "data to validate") -> TrainingSet:
     """What the data gate validates: the one file `data` when given (any batch; `what` names it in errors),
-    else the training set assembled as of `now`, exactly as training will assemble it."""
+    else the training set assembled as of `now`, exactly as training will assemble it. The suite judges the
+    columns; training refuses a set that lacks the model's own (naming the file)."""
     if not data:
-        return assemble_training_set(config, now=now)
+        return assemble_training_set(config, now=now, check_columns=False)
     frame = read_table(data, conn_id=config.data.conn_id, what=f"model '{config.name}': {what}")
     source: DataSource = {"uri": str(data), "rows": len(frame), "kind": "file", "digest": digest(frame)}
     return TrainingSet(frame=frame, digest=source["digest"], uri=str(data), sources=[source], now=_utc(now),

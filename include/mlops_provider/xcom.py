@@ -54,6 +54,17 @@ class Registration(TypedDict):
     model_uri: str  # models:/<model>/<version>
 
 
+class Approval(TypedDict):
+    """`ApproveModelOperator` -> the run's record: a person's answer to one promotion request."""
+
+    model: str
+    version: str
+    decision: str  # approved | rejected | not_required | not_asked (the gate refuses); timed_out fails the task
+    by: str | None
+    comment: str | None
+    at: str | None  # ISO 8601, UTC
+
+
 class Promotion(TypedDict):
     """`PromoteModelOperator` -> the champion asset event."""
 

@@ -65,9 +65,12 @@ def live_airflow(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pyte
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        # how often unanswered human-in-the-loop requests are checked for their timeout (default 15 s)
+        "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "3",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps({"conn_type": "mlflow", "host": mlflow_server}),
         "MLOPS_DATA_DIR": str(demo_data_dir),
+        "MLOPS_MODELS_DIR": str(_e2e_models(home / "models")),
         "NO_PROXY": "127.0.0.1,localhost",
     })
     log = home / "standalone.log"
@@ -80,6 +83,28 @@ def live_airflow(mlflow_server: str, demo_data_dir: Path, tmp_path_factory: pyte
         yield LiveAirflow(url=url, home=home, log=log)
     finally:
         _stop(proc)
+
+
+# models only the e2e Airflow knows, beside copies of the demo's: a breast_cancer that waits for a person's approval
+APPROVAL_MODELS = {"signed_cancer": {"required": True, "assigned_to": [USER], "timeout_hours": 1},
+                   "hurried_cancer": {"required": True, "timeout_hours": 0.002}}  # ~7 s: times out
+
+
+def _e2e_models(folder: Path) -> Path:
+    """The repo's model configs, unchanged, plus `APPROVAL_MODELS`: breast_cancer copies with `gate.approval`."""
+    import shutil
+
+    import yaml
+
+    folder.mkdir()
+    for path in (ROOT / "include" / "models").glob("*.yaml"):
+        shutil.copy(path, folder / path.name)
+    base = yaml.safe_load((ROOT / "include" / "models" / "breast_cancer.yaml").read_text())
+    for name, approval in APPROVAL_MODELS.items():
+        config = {**base, "name": name, "suite": "breast_cancer.json", "gate": {**base["gate"], "approval": approval},
+                  "data": {**base["data"], "inference": f"{name}/inference"}}
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -132,3 +132,21 @@ def test_zero_labels_is_no_verdict_and_nothing_is_done(served: Any, mlflow_conn:
     assert summary["n_labels"] == 0 and summary["realized"] is None
     assert summary["verdict"] == "ok" and summary["actions"] == []  # judged by the estimate alone
     assert events(name, "rollback") == [] and hook.posts == []
+
+
+def test_a_notifier_that_is_down_delays_nothing_and_the_action_is_still_taken(
+        served: Any, mlflow_conn: str, load_dag: Any, tmp_path: Path) -> None:
+    from mlops_provider.demo.traffic import send_traffic
+
+    name, client, hook = served
+    hook.failures = 1000  # the receiver answers 500 to everything
+    sent = send_traffic(name, tracking_uri=mlflow_conn, rows=400, seed=23, via_server=False)
+    deliver_labels(name, sent["prediction_ids"][:300], np.random.default_rng(6).integers(0, 2, 300), tmp_path)
+
+    run = load_dag("mlops_performance_monitor").test()
+    assert str(run.state) == "success", states(run)
+    act = next(ti for ti in run.get_task_instances() if ti.task_id == "act")
+    assert str(act.state) == "success"
+    assert [e["version"] for e in events(name, "rollback")] == ["1"], "the rollback is taken all the same"
+    assert len(events(name, "performance")) == 1
+    assert len(hook.posts) == 6, "two alerts (degradation, rollback), each tried three times"

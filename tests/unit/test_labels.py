@@ -150,7 +150,7 @@ def test_labelled_predictions_join_on_the_prediction_id(toy_config: ModelConfig)
     assert joined[inference_log.REQUEST_ID].tolist() == ["a", "c"]
     assert joined[labels.LABEL].tolist() == [1, 0] and joined[inference_log.PREDICTION].tolist() == [1, 1]
     assert joined.attrs["unlabelled"] == 2
-    expected = [*inference_log.META_COLUMNS, "x", "colour", labels.LABEL, labels.LABEL_TIME]
+    expected = [*inference_log.META_COLUMNS, "x", "colour", labels.LABEL, labels.LABEL_TIME, labels.RECEIVED]
     assert sorted(joined.columns) == sorted(expected)
     none = labels.labelled_predictions(toy_config, start=NOW + timedelta(days=5), end=NOW + timedelta(days=6))
     assert none.empty and none.attrs["unlabelled"] == 0

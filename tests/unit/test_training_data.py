@@ -188,6 +188,26 @@ def test_feedback_changes_the_digest_and_a_retry_keeps_it(feedback_config: Model
     assert [s["rows"] for s in all_time.sources] == [200, 70], "without a window: every labelled prediction"
 
 
+def test_the_holdout_never_leaks_across_versions(feedback_config: ModelConfig) -> None:
+    """The file's rows split as without feedback (an earlier champion's holdout stays its holdout), and a
+    production row goes to the holdout by its request id, whatever else the set holds."""
+    from mlops_provider.training_data import held_out, training_batches
+
+    without = training_batches(configured(feedback_config, feedback=False), now=NOW)
+    narrow = training_batches(feedback_config, now=NOW)
+    wide = training_batches(configured(feedback_config, window_days=None), now=NOW)
+
+    for batches in (narrow, wide):
+        pd.testing.assert_frame_equal(batches.holdout.iloc[:len(without.holdout)], without.holdout)
+        pd.testing.assert_frame_equal(batches.train.iloc[:len(without.train)], without.train)
+        ids = batches.training_set.feedback_ids
+        held = sum(held_out(i, feedback_config.data.holdout_fraction) for i in ids)
+        assert 0 < held < len(ids)
+        assert len(batches.holdout) == len(without.holdout) + held
+        assert len(batches.train) == len(without.train) + len(ids) - held
+    assert set(narrow.training_set.feedback_ids) < set(wide.training_set.feedback_ids)
+
+
 def test_labels_not_yet_known_at_the_run_time_are_left_out(feedback_config: ModelConfig) -> None:
     before_labels = assemble_training_set(feedback_config, now=datetime(2026, 3, 5, 8, tzinfo=UTC))
 
@@ -298,3 +318,14 @@ def test_run_time_is_the_logical_date_else_run_after() -> None:
 def test_the_sources_are_json(feedback_config: ModelConfig) -> None:
     sources = assemble_training_set(feedback_config, now=NOW).sources
     assert json.loads(json.dumps(sources)) == sources
+
+
+def test_the_data_gate_leaves_the_columns_to_its_suite(toy_config: ModelConfig, partitioned: Path) -> None:
+    bad = write_partition(partitioned, "2026-03-05", toy_rows(5, seed=3).drop(columns=["colour"]), "part-9.parquet")
+    config = configured(toy_config, train="toy/parts", window_days=2)
+
+    validated = data_to_validate(config, now=NOW)  # the suite will say a column has nulls
+
+    assert validated.frame["colour"].isna().sum() == 5
+    with pytest.raises(DataError, match=f"training data file://{bad}: missing column"):
+        training_batches(config, now=NOW)

@@ -1,4 +1,5 @@
-"""A small client for Airflow 3's REST API: log in for a JWT, trigger a DAG run idempotently, follow it.
+"""A small client for Airflow 3's REST API: log in for a JWT, trigger a DAG run idempotently, follow it, answer a
+human-in-the-loop request.
 
 Runs outside Airflow (monitors, cron jobs, alert hooks), so it imports only httpx and the standard library.
 Transient failures (connection errors, timeouts, 429 and 5xx) are retried with exponential backoff and full
@@ -170,14 +171,52 @@ class AirflowClient:
                                    status=404)
             time.sleep(poll)
 
+    # -- human-in-the-loop requests (Required Actions) ---------------------------------------------------------
+
+    def hitl_requests(self, *, subject: str | None = None, answered: bool | None = None, dag_id: str = "~",
+                      run_id: str = "~", limit: int = 100) -> list[dict[str, Any]]:
+        """Human-in-the-loop requests (`GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails`, `~` for any),
+        newest first; `subject` is Airflow's substring search, so callers compare it exactly themselves."""
+        params: dict[str, Any] = {"limit": limit, "order_by": "-created_at"}
+        if subject is not None:
+            params["subject_search"] = subject
+        if answered is not None:
+            params["response_received"] = str(answered).lower()
+        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/hitlDetails"
+        response = self._api("GET", path, params=params)
+        self._raise_for(response, dag_id=dag_id, action="read the required actions of")
+        return list(_json(response).get("hitl_details") or [])
+
+    def answer_hitl(self, dag_id: str, run_id: str, task_id: str, *, chosen: list[str],
+                    params_input: dict[str, Any] | None = None, map_index: int = -1) -> dict[str, Any]:
+        """Answer one request (`PATCH .../taskInstances/{task_id}/{map_index}/hitlDetails`); returns who answered,
+        when and what. A request answered before raises `TriggerError` with status 409: the first answer stands."""
+        path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+                f"{quote(task_id, safe='')}/{map_index}/hitlDetails")
+        response = self._api("PATCH", path, json={"chosen_options": chosen, "params_input": params_input or {}})
+        if response.status_code == 409:
+            raise TriggerError(f"task '{task_id}' of run '{run_id}' was answered already; the first answer stands "
+                               f"({_detail(response)})", status=409)
+        if response.status_code == 403:
+            raise TriggerError(f"user '{self.username}' may not answer task '{task_id}' of run '{run_id}': "
+                               f"{_detail(response)}", status=403)
+        if response.status_code == 404:
+            raise TriggerError(f"no request to answer at task '{task_id}' of run '{run_id}' of DAG '{dag_id}': "
+                               f"{_detail(response)}", status=404)
+        self._raise_for(response, dag_id=dag_id, action="answer")
+        return _json(response)
+
     # -- HTTP with retries ------------------------------------------------------------------------------------
 
-    def _api(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+    def _api(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+             ) -> httpx.Response:
         """An authenticated API call; a 401 fetches a new token once and repeats the call."""
-        response = self._send(method, path, json=json, headers={"Authorization": f"Bearer {self._bearer()}"})
+        response = self._send(method, path, json=json, params=params,
+                              headers={"Authorization": f"Bearer {self._bearer()}"})
         if response.status_code == 401:
             self._token = None
-            response = self._send(method, path, json=json, headers={"Authorization": f"Bearer {self._bearer()}"})
+            response = self._send(method, path, json=json, params=params,
+                                  headers={"Authorization": f"Bearer {self._bearer()}"})
         return response
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -50,7 +50,8 @@ def _check(version: str) -> dict[str, Any]:
 def _window(seed: int, name: str) -> str:
     """Concept-drifted traffic through the served model; its labels written aside, not delivered yet."""
     labels = DEMO_DIR / f"labels-{name}.csv"
-    _mlops("demo-traffic", "demo-traffic", MODEL, "--rows", str(ROWS), "--concept", "1", "--seed", str(seed),
+    _mlops("demo-traffic", "demo-traffic", MODEL, "--rows", str(ROWS), "--concept", "1", "--drift", "0.8",
+           "--seed", str(seed),
            "--labels", str(labels), "--tracking-uri", MLFLOW_URL)
     return str(labels)
 

@@ -163,8 +163,8 @@ def find_request_ids(config: ModelConfig, ids: set[str], *, since: datetime | No
 
 
 def labelled_predictions(config: ModelConfig, *, start: datetime, end: datetime) -> pd.DataFrame:
-    """The predictions logged in [start, end) that have a label: every inference-log column plus `mlops_label`
-    and `mlops_label_time`. Unlabelled rows are dropped; how many is in `frame.attrs["unlabelled"]`."""
+    """The predictions logged in [start, end) that have a label: every inference-log column plus `mlops_label`,
+    `mlops_label_time` and `mlops_received`. Unlabelled rows are dropped; how many is in `frame.attrs["unlabelled"]`."""
     import pandas as pd
 
     start, end = start.astimezone(UTC), end.astimezone(UTC)
@@ -172,7 +172,7 @@ def labelled_predictions(config: ModelConfig, *, start: datetime, end: datetime)
     windows = [w for w in list_windows(inference_uri(config), since=start - CLOCK_MARGIN,
                                        conn_id=config.data.conn_id) if w.start < end]
     if not windows:
-        frame = _empty_log()[[REQUEST_ID, LABEL, LABEL_TIME]]
+        frame = _empty_log()[[REQUEST_ID, LABEL, LABEL_TIME, RECEIVED]]
         frame.attrs["unlabelled"] = 0
         return frame
     predictions = read_windows(windows, conn_id=config.data.conn_id)
@@ -180,7 +180,7 @@ def labelled_predictions(config: ModelConfig, *, start: datetime, end: datetime)
     predictions = predictions[(stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))]
     if REQUEST_ID not in predictions:  # only windows from before ids existed
         predictions = predictions.assign(**{REQUEST_ID: None})
-    labels = read_labels(config, since=start - CLOCK_MARGIN)[[REQUEST_ID, LABEL, LABEL_TIME]]
+    labels = read_labels(config, since=start - CLOCK_MARGIN)[[REQUEST_ID, LABEL, LABEL_TIME, RECEIVED]]
     joined = predictions.merge(labels, on=REQUEST_ID, how="inner", validate="many_to_one")
     joined.attrs["unlabelled"] = int(len(predictions) - len(joined))
     return joined.reset_index(drop=True)

@@ -142,7 +142,9 @@ class ActOnPolicyOperator(ModelOperator):
             config = load_model_config(check["model"], check_paths=False)
         done: dict[str, Any] = {"model": config.name, "version": check["version"], "actions": {}}
         for action in verdict["actions"]:
-            blocked = self._cooldown(config, action)
+            # an alert of a degradation is not held back by the alert of a prediction drift before it
+            key = f"alert_{'degradation' if verdict['degraded'] else 'drift'}" if action == "alert" else action
+            blocked = self._cooldown(config, key)
             if blocked:
                 self.log.warning("Model %s: %s", config.name, blocked)
                 done["actions"][action] = {"taken": False, "reason": blocked}
@@ -150,7 +152,7 @@ class ActOnPolicyOperator(ModelOperator):
             outcome = getattr(self, f"_{action}")(context, config, check, verdict)
             done["actions"][action] = outcome
             if outcome.get("taken"):
-                self._record(config, action)
+                self._record(config, key)
         if not verdict["actions"]:
             self.log.info("Model %s v%s: nothing to do (%s)", config.name, check["version"],
                           "; ".join(verdict["reasons"]))

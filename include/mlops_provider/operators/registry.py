@@ -13,6 +13,15 @@ if TYPE_CHECKING:
 CHAMPION_ALIAS_EVENTS = "mlops_champion"
 
 
+def gate_decision(config: Any, evaluation: Evaluation) -> Any:
+    """The gate's verdict on an evaluation (`registry.decide_evaluation`: every criterion judged in it must pass):
+    what promote applies, and what the approve task checks first so nobody is asked to sign off a candidate the
+    gate refuses."""
+    from mlops_provider.registry import decide_evaluation
+
+    return decide_evaluation(config.gate, evaluation)
+
+
 class RegisterModelOperator(ModelOperator):
     """Register the trained model as a version of `<model>`, tag it, and point `challenger` at it.
 
@@ -113,14 +122,14 @@ class PromoteModelOperator(ModelOperator):
               links={"MLflow version": self.hook.model_version_url(config.name, result["version"])})
 
     def _promote(self, context: Any, config: Any, client: Any) -> Promotion:
-        from mlops_provider.registry import alias_version, decide_evaluation, move_champion, record_decision
+        from mlops_provider.registry import alias_version, move_champion, record_decision
         from mlops_provider.tracking import CHAMPION
 
         version, evaluation = self.registration["version"], self.evaluation
         champion_now = alias_version(client, config.name, CHAMPION)
         if champion_now not in (evaluation.get("champion_version"), version):
             evaluation = self._rescore(config, client)  # every criterion judged again against the new champion
-        decision = decide_evaluation(config.gate, evaluation)
+        decision = gate_decision(config, evaluation)
         self._report_criteria(client, evaluation)
         record_decision(client, config.name, version, decision, evaluation)
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
