@@ -20,7 +20,6 @@ CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "log_loss": False, "rmse": False, "r2": True,
                     "precision": True, "recall": True, "mae": False}
-TASK_METRICS = {"classification": ("roc_auc", "accuracy", "f1", "log_loss"), "regression": ("rmse", "r2")}
 # what production measures once labels arrive (the gate's metrics and their usual companions)
 REALIZED_METRICS = {"classification": ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss"),
                     "regression": ("rmse", "mae", "r2")}
@@ -110,10 +109,98 @@ class ApprovalConfig(_Strict):
         return value
 
 
+GATE_METRICS = REALIZED_METRICS  # the gate judges what production measures
+# the single-metric form of `gate` (metric, minimum, max_regression at its top level) is one criterion
+SIMPLE_GATE_KEYS = ("metric", "minimum", "max_regression")
+
+
+def _known_metric(value: str | None) -> str | None:
+    known = (*GATE_METRICS["classification"], *GATE_METRICS["regression"])
+    if value is not None and value not in known:
+        raise ValueError(f"unknown metric '{value}' (known: {', '.join(known)})")
+    return value
+
+
+class Criterion(_Strict):
+    """One condition of the gate: a metric (minimum, non-inferiority to the champion), the metric per group of a
+    column (`slice`), or the p95 latency of predictions (`latency_p95_ms`)."""
+
+    metric: str | None = None
+    minimum: float | None = Field(None, description="the candidate must reach this (stay under it, for losses)")
+    max_regression: float | None = Field(None, ge=0, description="how much worse than the champion is accepted")
+    confidence: float | None = Field(None, gt=0, lt=1, description="judge `max_regression` on a paired bootstrap "
+                                     "interval of candidate - champion at this confidence, not on the point")
+    slice: str | None = Field(None, description="judge the metric per group of this column")
+    max_gap: float | None = Field(None, ge=0, description="largest allowed gap between the best and worst group")
+    min_rows: int = Field(30, ge=1, description="groups with fewer holdout rows are reported, not judged")
+    latency_p95_ms: float | None = Field(None, gt=0, description="p95 of the candidate's predictions, in ms")
+    rows: int = Field(1, ge=1, le=1000, description="rows per timed prediction")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_known(cls, value: str | None) -> str | None:
+        return _known_metric(value)
+
+    @property
+    def kind(self) -> Literal["metric", "slice", "latency"]:
+        if self.latency_p95_ms is not None:
+            return "latency"
+        return "slice" if self.slice is not None else "metric"
+
+    @property
+    def name(self) -> str:
+        """A tag-safe name: `roc_auc`, `roc_auc_by_region`, `latency_p95_ms`."""
+        if self.kind == "latency":
+            return "latency_p95_ms" if self.rows == 1 else f"latency_p95_ms_{self.rows}_rows"
+        return f"{self.metric}_by_{self.slice}" if self.kind == "slice" else str(self.metric)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return HIGHER_IS_BETTER.get(self.metric or "", True)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Criterion:
+        # keys given a value other than their default (a dumped config lists every key, most at their default)
+        given = {k for k in self.model_fields_set if getattr(self, k) != type(self).model_fields[k].default}
+        if self.kind == "latency":
+            extra = sorted(given & {"metric", "minimum", "max_regression", "confidence", "slice", "max_gap",
+                                    "min_rows"})
+            if extra:
+                raise ValueError(f"a latency criterion takes `latency_p95_ms` and `rows` only, not {extra}")
+            return self
+        if "rows" in given:
+            raise ValueError("`rows` belongs to a latency criterion (`latency_p95_ms`)")
+        if self.metric is None:
+            raise ValueError("give `metric` (or `latency_p95_ms` for a latency criterion)")
+        if self.kind == "slice":
+            extra = sorted(given & {"max_regression", "confidence"})
+            if extra:
+                raise ValueError(f"a slice criterion takes `minimum`, `max_gap` and `min_rows`, not {extra}")
+            if self.minimum is None and self.max_gap is None:
+                raise ValueError(f"slice '{self.slice}': give `minimum`, `max_gap` or both")
+            return self
+        extra = sorted(given & {"max_gap", "min_rows"})
+        if extra:
+            raise ValueError(f"{extra} belong to a slice criterion (`slice: <column>`)")
+        if self.minimum is None:
+            raise ValueError(f"metric '{self.metric}': give `minimum`")
+        if self.confidence is not None and self.max_regression is None:
+            raise ValueError(f"metric '{self.metric}': `confidence` needs `max_regression`")
+        return self
+
+
 class GateConfig(_Strict):
-    metric: Literal["roc_auc", "accuracy", "f1", "log_loss", "rmse", "r2"] = "roc_auc"
-    minimum: float = Field(description="the candidate must reach this score (or stay under it, for losses)")
-    max_regression: float = Field(0.0, ge=0, description="how much worse than the champion is still accepted")
+    """What a candidate must pass to become champion: every criterion of `criteria`, or the single-metric form
+    (`metric`, `minimum`, `max_regression` at the top level), which is one criterion."""
+
+    metric: str = Field("roc_auc", description="the primary metric: that of the first metric criterion")
+    minimum: float | None = Field(None, description="single-metric form: the candidate must reach this score "
+                                                    "(or stay under it, for losses)")
+    max_regression: float = Field(0.0, ge=0, description="single-metric form: how much worse than the champion "
+                                                         "is still accepted")
+    criteria: list[Criterion] = Field([], description="all must pass; built from the single-metric form")
+    evaluation_columns: list[str] = Field([], description="columns kept for evaluation only (e.g. a slice "
+                                          "column that is not a feature); every batch must hold them")
     approval: ApprovalConfig = Field(ApprovalConfig(), description="a person signs off before the alias moves")
 
     @field_validator("approval", mode="before")
@@ -122,9 +209,60 @@ class GateConfig(_Strict):
         # `approval: true` predates the mapping and stays valid; only a real bool is shorthand (not "yes" or 1)
         return {"required": value} if isinstance(value, bool) else value
 
+    @field_validator("metric")
+    @classmethod
+    def _metric_known(cls, value: str) -> str:
+        return str(_known_metric(value))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form(cls, data: Any) -> Any:
+        """`criteria`, or the single-metric form made into one criterion; `metric` is the primary metric."""
+        if not isinstance(data, dict):
+            return data
+        if "criteria" not in data:
+            if "minimum" not in data:
+                raise ValueError("key 'gate.minimum': Field required (or give `gate.criteria`)")
+            return data
+        criteria = data["criteria"]
+        if not isinstance(criteria, list) or not criteria:
+            raise ValueError("key 'gate.criteria': list at least one criterion")
+        first = next((c for c in criteria if isinstance(c, dict) and c.get("metric") and not c.get("slice")), None)
+        if first is None:
+            raise ValueError("key 'gate.criteria': list at least one metric criterion (without `slice`): the "
+                             "first is the primary metric")
+        primary = {"metric": first["metric"], "minimum": first.get("minimum"),
+                   "max_regression": first.get("max_regression") or 0.0}
+        # a dumped config (model_dump) carries both forms; they must agree
+        mixed = [k for k in SIMPLE_GATE_KEYS if k in data and data[k] != primary[k]]
+        if mixed:
+            raise ValueError(f"give `gate.criteria` or the single-metric keys {mixed}, not both")
+        return {**data, **primary}
+
+    @model_validator(mode="after")
+    def _simple_form_is_one_criterion(self) -> GateConfig:
+        if "criteria" not in self.model_fields_set:
+            # as before criteria existed: no worse than the champion at all unless `max_regression` says more
+            one = Criterion(metric=self.metric, minimum=self.minimum, max_regression=self.max_regression)
+            object.__setattr__(self, "criteria", [one])  # frozen; `criteria` stays out of model_fields_set
+        return self
+
+    @property
+    def simple(self) -> bool:
+        """Written in the single-metric form (errors then name `gate.metric`, not `gate.criteria.0.metric`)."""
+        return "criteria" not in self.model_fields_set
+
     @property
     def higher_is_better(self) -> bool:
         return HIGHER_IS_BETTER[self.metric]
+
+    @property
+    def slice_columns(self) -> list[str]:
+        return list(dict.fromkeys(c.slice for c in self.criteria if c.slice is not None))
+
+    @property
+    def measures_latency(self) -> bool:
+        return any(c.kind == "latency" for c in self.criteria)
 
 
 class DriftConfig(_Strict):
@@ -235,9 +373,25 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> ModelConfig:
-        if self.gate.metric not in TASK_METRICS[self.task]:
-            raise ValueError(f"key 'gate.metric': '{self.gate.metric}' does not fit task '{self.task}' "
-                             f"(use one of {', '.join(TASK_METRICS[self.task])})")
+        simple = self.gate.simple
+        allowed = GATE_METRICS[self.task]
+        for index, criterion in enumerate(self.gate.criteria):
+            if criterion.metric is not None and criterion.metric not in allowed:
+                key = "gate.metric" if simple else f"gate.criteria.{index}.metric"
+                raise ValueError(f"key '{key}': '{criterion.metric}' does not fit task '{self.task}' "
+                                 f"(use one of {', '.join(allowed)})")
+        return self
+
+    @model_validator(mode="after")
+    def _slices_are_known_columns(self) -> ModelConfig:
+        known = [*self.features.all, *self.gate.evaluation_columns]
+        if self.target in self.gate.evaluation_columns:
+            raise ValueError(f"key 'gate.evaluation_columns': '{self.target}' is the target")
+        for index, criterion in enumerate(self.gate.criteria):
+            if criterion.slice is not None and criterion.slice not in known:
+                raise ValueError(f"key 'gate.criteria.{index}.slice': column '{criterion.slice}' is neither a "
+                                 "feature nor listed in `gate.evaluation_columns` (features: "
+                                 f"{', '.join(self.features.all)})")
         return self
 
     @model_validator(mode="after")

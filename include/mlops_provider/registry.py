@@ -6,33 +6,43 @@ Plain MLflow client calls; no Airflow import.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.exceptions import RegistryError
+from mlops_provider.gate import GateDecision, decide, decision_of
 from mlops_provider.history import delete_alias, set_alias
 from mlops_provider.tracking import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS,
+    TAG_CHAMPION_AT_DECISION,
+    TAG_CRITERIA,
+    TAG_CRITERION,
     TAG_DAG_RUN,
     TAG_DATA_SOURCES,
+    TAG_DECISION,
     TAG_DEGRADED,
     TAG_DIGEST,
+    TAG_GATE,
     TAG_MANAGED,
+    TAG_METRIC,
     TAG_REASON,
+    TAG_SCORE_CANDIDATE,
+    TAG_SCORE_CHAMPION,
     TAG_VALIDATION,
     serving_alias,
 )
-from mlops_provider.xcom import Registration, TrainingResult
+from mlops_provider.xcom import Evaluation, Registration, TrainingResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from mlflow import MlflowClient
+
+    from mlops_provider.config import GateConfig
+
 
 
 def _missing(err: Exception) -> bool:
@@ -96,51 +106,47 @@ def _wait_ready(client: MlflowClient, model: str, version: str, wait_seconds: fl
         time.sleep(0.5)
 
 
-@dataclass(frozen=True)
-class GateDecision:
-    promote: bool
-    reason: str
-
-
-def decide(*, metric: str, higher_is_better: bool, minimum: float, max_regression: float,
-           candidate: float, champion: float | None, champion_version: str | None) -> GateDecision:
-    """Absolute minimum first, then no worse than the champion by more than `max_regression`.
-
-    A candidate score that is not a finite number (NaN: e.g. r2 on a one-row holdout) never passes: every
-    comparison with NaN is false. A champion score that is not finite is no score: the gate uses the minimum."""
-    if not math.isfinite(candidate):
-        return GateDecision(False, f"{metric} of the candidate is {candidate}, not a number the gate can judge")
-    if champion is not None and not math.isfinite(champion):
-        alone = decide(metric=metric, higher_is_better=higher_is_better, minimum=minimum,
-                       max_regression=max_regression, candidate=candidate, champion=None, champion_version=None)
-        return GateDecision(alone.promote, f"{alone.reason} (champion v{champion_version} scored {champion})")
-    sign = 1.0 if higher_is_better else -1.0
-    if sign * (candidate - minimum) < 0:
-        bound = "minimum" if higher_is_better else "maximum"
-        return GateDecision(False, f"{metric} {candidate:.4f} misses the {bound} {minimum:.4f}")
-    if champion is None:
-        return GateDecision(True, f"{metric} {candidate:.4f} meets {minimum:.4f} and there is no scored champion")
-    worse_by = sign * (champion - candidate)
-    if worse_by > max_regression:
-        return GateDecision(False, f"{metric} {candidate:.4f} is worse than champion v{champion_version} "
-                                   f"({champion:.4f}) by {worse_by:.4f}, more than the allowed {max_regression:.4f}")
-    return GateDecision(True, f"{metric} {candidate:.4f} vs champion v{champion_version} {champion:.4f} "
-                              f"(allowed regression {max_regression:.4f})")
+def decide_evaluation(gate: GateConfig, evaluation: Evaluation) -> GateDecision:
+    """Promote only when every criterion judged in `evaluation` passed; an evaluation without criteria (from
+    before they existed) is judged on the primary metric alone, as it always was."""
+    if evaluation.get("criteria"):
+        return decision_of(evaluation["criteria"])
+    return decide(metric=gate.metric, higher_is_better=gate.higher_is_better, minimum=float(gate.minimum or 0.0),
+                  max_regression=gate.max_regression, candidate=evaluation["candidate_score"],
+                  champion=evaluation.get("champion_score"), champion_version=evaluation.get("champion_version"))
 
 
 def record_decision(client: MlflowClient, model: str, version: str, decision: GateDecision,
-                    evaluation: dict[str, Any]) -> None:
+                    evaluation: dict[str, Any] | Evaluation) -> None:
+    """The decision, the primary metric's scores and every criterion's verdict as version tags."""
     tags = {
-        "mlops.decision": "promoted" if decision.promote else "rejected",
-        "mlops.gate": decision.reason[:5000],
-        "mlops.metric": evaluation["metric"],
-        "mlops.score.candidate": f"{evaluation['candidate_score']:.6f}",
-        "mlops.score.champion": ("" if evaluation.get("champion_score") is None
-                                 else f"{evaluation['champion_score']:.6f}"),
-        "mlops.champion_at_decision": evaluation.get("champion_version") or "",
+        TAG_DECISION: "promoted" if decision.promote else "rejected",
+        TAG_GATE: decision.reason[:5000],
+        TAG_METRIC: evaluation["metric"],
+        TAG_SCORE_CANDIDATE: f"{evaluation['candidate_score']:.6f}",
+        TAG_SCORE_CHAMPION: ("" if evaluation.get("champion_score") is None
+                             else f"{evaluation['champion_score']:.6f}"),
+        TAG_CHAMPION_AT_DECISION: evaluation.get("champion_version") or "",
     }
+    criteria = list(evaluation.get("criteria") or [])
+    if criteria:
+        tags[TAG_CRITERIA] = _criteria_json(criteria)
+        for criterion in criteria:
+            tags[TAG_CRITERION.format(index=criterion["index"], name=criterion["name"])] = str(criterion["verdict"])
     for key, value in tags.items():
         client.set_model_version_tag(model, version, key, value)
+
+
+def _criteria_json(criteria: list[dict[str, Any]], limit: int = 5000) -> str:
+    """The verdicts as JSON within a tag's size: the slices' groups are dropped first when it is too long (the
+    criteria table artifact keeps them)."""
+    import json
+
+    text = json.dumps(criteria, separators=(",", ":"))
+    if len(text) <= limit:
+        return text
+    slim = [{k: v for k, v in c.items() if k != "groups"} for c in criteria]
+    return json.dumps(slim, separators=(",", ":"))[:limit]
 
 
 def move_champion(client: MlflowClient, model: str, version: str, *, actor: str | None = None,

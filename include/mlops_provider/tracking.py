@@ -32,6 +32,19 @@ TAG_DATA_SOURCES = "mlops.data_sources"  # the training set's sources in one lin
 TAG_MONITOR = "mlops.monitor"
 TAG_DEGRADED = "mlops.degraded"  # version tag: the evidence of the policy that rolled it back
 TAG_MANAGED = "mlops.managed"  # registered-model tag: created by this package
+# version tags of the gate (`registry.record_decision`): the decision, its reason, the primary metric's scores
+TAG_DECISION = "mlops.decision"  # promoted | rejected
+TAG_GATE = "mlops.gate"  # the reason
+TAG_METRIC = "mlops.metric"
+TAG_SCORE_CANDIDATE = "mlops.score.candidate"
+TAG_SCORE_CHAMPION = "mlops.score.champion"
+TAG_CHAMPION_AT_DECISION = "mlops.champion_at_decision"
+# every criterion's verdict: one JSON list (name, value, bound, interval, verdict, why, groups), and one tag per
+# criterion holding its verdict (`pass`, `fail`, `not judged`) so a search can filter on it
+TAG_CRITERIA = "mlops.criteria"
+TAG_CRITERION = "mlops.gate.{index}.{name}"
+# the criteria table (Markdown) as an artifact of the candidate's training run
+CRITERIA_ARTIFACT = "gate/criteria.md"
 # version tags of a person's sign-off (gate.approval): approved | rejected | timed_out, who, their comment, when
 TAG_APPROVAL = "mlops.approval"
 TAG_APPROVAL_BY = "mlops.approval.by"

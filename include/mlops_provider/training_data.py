@@ -117,7 +117,8 @@ def assemble_training_set(config: ModelConfig, *, now: datetime | None = None,
     end = _utc(now)
     start = end - timedelta(days=config.data.window_days) if config.data.window_days else None
     uri = config.resolve(config.data.train)
-    required = [*config.features.all, config.target] if check_columns else []
+    # the gate's evaluation-only columns (slices) too: a column some batches lack fails here, naming the batch
+    required = [*config.features.all, config.target, *config.gate.evaluation_columns] if check_columns else []
     path = as_path(uri, config.data.conn_id)
     folder = path.is_dir()
     parts: list[tuple[DataSource, pd.DataFrame]] = []
@@ -198,7 +199,8 @@ def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
         rows = rows[pd.to_datetime(rows[received], utc=True) < end]
     dropped = 0
     if len(rows):
-        require_columns(rows, [*config.features.all, LABEL], what=where)
+        kept = config.gate.evaluation_columns  # the inference log holds them only if the callers sent them
+        require_columns(rows, [*config.features.all, LABEL, *kept], what=where)
         order = [c for c in (TIMESTAMP, REQUEST_ID) if c in rows.columns]
         rows = rows.sort_values(order, kind="mergesort") if order else rows
         labels, fits = fit_labels(rows[LABEL], target, task=config.task)
@@ -207,9 +209,10 @@ def _feedback(config: ModelConfig, *, start: datetime, end: datetime,
             bad = rows.loc[~fits.to_numpy(), LABEL].head(3).tolist()
             log.warning("%s: %d row(s) dropped, their label does not fit the target '%s' (%s), e.g. %r", where,
                         dropped, config.target, labels.dtype, bad)
-        kept = rows.loc[fits.to_numpy()]
-        ids = kept[REQUEST_ID].astype(str).tolist()
-        rows = features_frame(config, kept).assign(**{config.target: labels[fits].to_numpy()})
+        fitting = rows.loc[fits.to_numpy()]
+        ids = fitting[REQUEST_ID].astype(str).tolist()
+        rows = features_frame(config, fitting).assign(**{config.target: labels[fits].to_numpy()},
+                                                      **{c: fitting[c].to_numpy() for c in kept})
     else:
         ids = []
     frame = rows.reset_index(drop=True) if len(rows) else rows.iloc[0:0]
@@ -256,7 +259,7 @@ def training_batches(config: ModelConfig, *, now: datetime | None = None) -> Bat
     if config.data.holdout:
         holdout_uri = config.resolve(config.data.holdout)
         holdout = read_table(holdout_uri, conn_id=config.data.conn_id, what=f"model '{config.name}': holdout data")
-        require_columns(holdout, [*config.features.all, config.target],
+        require_columns(holdout, [*config.features.all, config.target, *config.gate.evaluation_columns],
                         what=f"model '{config.name}': holdout data {holdout_uri}")
         return Batches(assembled.frame, holdout, assembled)
     train, holdout = _split(config, assembled)

@@ -38,6 +38,10 @@ class Evaluation(TypedDict):
     champion_error: str | None
     holdout_rows: int
     data_digest: str
+    # every criterion of the gate judged on this holdout (`gate.CriterionResult.to_dict()`): name, value, bound,
+    # interval, verdict (pass | fail | not judged), why, and a slice's groups; promote decides on them
+    criteria: NotRequired[list[dict[str, Any]]]
+    latency: NotRequired[dict[str, float] | None]  # `gate.measure_latency` of the candidate, when a criterion asks
 
 
 class Registration(TypedDict):

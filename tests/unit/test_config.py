@@ -53,7 +53,8 @@ def test_demo_configs_load(model: str, demo_env: Path) -> None:
     ({"gate": {"metric": "roc_auc", "minimum": 0.7, "max_regression": float("inf")}},
      "key 'gate.max_regression': Input should be a finite number"),
     ({"drift": {"threshold": float("nan")}}, "key 'drift.threshold': Input should be a finite number"),
-    ({"task": "regression"}, "key 'gate.metric': 'roc_auc' does not fit task 'regression' (use one of rmse, r2)"),
+    ({"task": "regression"},  # credit_default's gate lists criteria: the first one's metric is named
+     "key 'gate.criteria.0.metric': 'roc_auc' does not fit task 'regression' (use one of rmse, mae, r2)"),
     ({"gate": {"metric": "rmse", "minimum": 1.0}}, "key 'gate.metric': 'rmse' does not fit task 'classification'"),
     ({"name": "other_name"}, "key 'name': 'other_name' must match the file name 'credit_default'"),
     ({"monitor": {"performance": {"metric": "rmse", "minimum": 1}}},
@@ -179,3 +180,93 @@ def test_checking_deploy_options_imports_no_client_library() -> None:
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- gate criteria -------------------------------------------------------------------------------------------------
+
+CRITERIA = [{"metric": "roc_auc", "minimum": 0.7, "max_regression": 0.01, "confidence": 0.95},
+            {"metric": "recall", "minimum": 0.35},
+            {"slice": "region", "metric": "roc_auc", "minimum": 0.65, "max_gap": 0.08},
+            {"latency_p95_ms": 100, "rows": 1}]
+
+
+def with_criterion(index: int, **changes: Any) -> dict[str, Any]:
+    criteria = [dict(c) for c in CRITERIA]
+    criteria[index] = {**criteria[index], **changes}
+    return {**BASE, "gate": {"criteria": criteria}}
+
+
+def refused(models: Any, raw: dict[str, Any]) -> str:
+    path = models(raw)
+    with pytest.raises(ConfigError) as caught:
+        load_model_config("credit_default")
+    assert str(path) in str(caught.value)
+    return str(caught.value)
+
+
+def test_a_criterion_naming_an_unknown_metric(models: Any) -> None:
+    assert "key 'gate.criteria.1.metric': unknown metric 'recal' (known: roc_auc," in refused(
+        models, with_criterion(1, metric="recal"))
+
+
+def test_a_criterion_whose_metric_does_not_fit_the_task(models: Any) -> None:
+    assert ("key 'gate.criteria.1.metric': 'mae' does not fit task 'classification' (use one of roc_auc, accuracy, "
+            "precision, recall, f1, log_loss)") in refused(models, with_criterion(1, metric="mae"))
+
+
+def test_a_slice_column_that_does_not_exist_is_named_at_load(models: Any) -> None:
+    message = refused(models, with_criterion(2, slice="country"))
+    assert "key 'gate.criteria.2.slice': column 'country' is neither a feature nor listed in " \
+           "`gate.evaluation_columns`" in message
+
+
+def test_a_latency_budget_of_zero(models: Any) -> None:
+    assert "key 'gate.criteria.3.latency_p95_ms': Input should be greater than 0" in refused(
+        models, with_criterion(3, latency_p95_ms=0))
+
+
+@pytest.mark.parametrize("confidence", [0, 1, 1.5, -0.2])
+def test_confidence_outside_zero_and_one(models: Any, confidence: float) -> None:
+    assert "key 'gate.criteria.0.confidence'" in refused(models, with_criterion(0, confidence=confidence))
+
+
+@pytest.mark.parametrize(("index", "changes", "expected"), [
+    (2, {"max_gap": -0.1}, "key 'gate.criteria.2.max_gap': Input should be greater than or equal to 0"),
+    (3, {"metric": "roc_auc"}, "a latency criterion takes `latency_p95_ms` and `rows` only, not ['metric']"),
+    (2, {"max_regression": 0.1}, "a slice criterion takes `minimum`, `max_gap` and `min_rows`"),
+    (1, {"minimum": None}, "metric 'recall': give `minimum`"),
+    (1, {"confidence": 0.9}, "`confidence` needs `max_regression`"),
+])
+def test_criteria_mistakes(models: Any, index: int, changes: dict[str, Any], expected: str) -> None:
+    assert expected in refused(models, with_criterion(index, **changes))
+
+
+def test_criteria_and_the_single_metric_form_together_are_refused(models: Any) -> None:
+    raw = {**BASE, "gate": {"criteria": CRITERIA, "metric": "accuracy", "minimum": 0.5}}
+    assert "give `gate.criteria` or the single-metric keys ['metric', 'minimum'], not both" in refused(models, raw)
+
+
+def test_the_single_metric_form_is_one_criterion(models: Any) -> None:
+    models({**BASE, "gate": {"metric": "f1", "minimum": 0.4, "max_regression": 0.02}})
+    gate = load_model_config("credit_default").gate
+    assert gate.simple and (gate.metric, gate.minimum, gate.max_regression) == ("f1", 0.4, 0.02)
+    [one] = gate.criteria
+    assert (one.kind, one.metric, one.minimum, one.max_regression, one.confidence) == ("metric", "f1", 0.4, 0.02, None)
+
+
+def test_the_primary_metric_is_the_first_metric_criterion(models: Any) -> None:
+    first_slice = [CRITERIA[2], CRITERIA[1], CRITERIA[0]]
+    models({**BASE, "gate": {"criteria": first_slice}})
+    gate = load_model_config("credit_default").gate
+    assert (gate.metric, gate.minimum, gate.higher_is_better, gate.simple) == ("recall", 0.35, True, False)
+    assert [c.name for c in gate.criteria] == ["roc_auc_by_region", "recall", "roc_auc"]
+    assert gate.slice_columns == ["region"]
+
+
+def test_an_evaluation_column_may_be_sliced(models: Any) -> None:
+    models({**BASE, "gate": {"criteria": [CRITERIA[0], {"slice": "branch", "metric": "recall", "max_gap": 0.1}],
+                             "evaluation_columns": ["branch"]}})
+    gate = load_model_config("credit_default").gate
+    assert gate.slice_columns == ["branch"] and gate.criteria[1].min_rows == 30
+    assert "key 'gate.evaluation_columns': 'default' is the target" in refused(
+        models, {**BASE, "gate": {"criteria": CRITERIA, "evaluation_columns": ["default"]}})

@@ -15,14 +15,12 @@ CHAMPION_ALIAS_EVENTS = "mlops_champion"
 
 
 def gate_decision(config: Any, evaluation: Evaluation) -> Any:
-    """The gate's verdict on an evaluation (`registry.decide`): what promote applies, and what the approve task
-    checks first so nobody is asked to sign off a candidate the gate refuses."""
-    from mlops_provider.registry import decide
+    """The gate's verdict on an evaluation (`registry.decide_evaluation`: every criterion judged in it must pass):
+    what promote applies, and what the approve task checks first so nobody is asked to sign off a candidate the
+    gate refuses."""
+    from mlops_provider.registry import decide_evaluation
 
-    return decide(metric=config.gate.metric, higher_is_better=config.gate.higher_is_better,
-                  minimum=config.gate.minimum, max_regression=config.gate.max_regression,
-                  candidate=evaluation["candidate_score"], champion=evaluation.get("champion_score"),
-                  champion_version=evaluation.get("champion_version"))
+    return decide_evaluation(config.gate, evaluation)
 
 
 class RegisterModelOperator(ModelOperator):
@@ -66,9 +64,12 @@ class RegisterModelOperator(ModelOperator):
 class PromoteModelOperator(ModelOperator):
     """Move `champion` to the registered version when it passes the gate; keep `previous_champion`.
 
-    The gate: the candidate meets the configured minimum and is no worse than the champion by more
-    than `gate.max_regression`. The decision and both scores become version tags before the alias
-    moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
+    The gate: every criterion of `gate` that `EvaluateModelOperator` judged passes (a metric's minimum,
+    no worse than the champion by more than `max_regression`, on a paired bootstrap interval when a
+    `confidence` is given; the metric per group of a slice column; the p95 latency). The decision, both
+    scores and every criterion's verdict become version tags (`mlops.criteria`, `mlops.gate.<i>.<name>`)
+    and the criteria table is logged and stored as `gate/criteria.md` of the training run before the
+    alias moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
     the task succeeds, saying why. A promotion emits the `x-mlops://<model>/champion` asset event.
     Every alias move is recorded in the model's alias history (`mlops_provider.history`), and the
     version's passport is written, promoted or not (a passport that cannot be written is a warning).
@@ -132,8 +133,9 @@ class PromoteModelOperator(ModelOperator):
         version, evaluation = self.registration["version"], self.evaluation
         champion_now = alias_version(client, config.name, CHAMPION)
         if champion_now not in (evaluation.get("champion_version"), version):
-            evaluation = self._rescore(config, client)
+            evaluation = self._rescore(config, client)  # every criterion judged again against the new champion
         decision = gate_decision(config, evaluation)
+        self._report_criteria(client, evaluation)
         record_decision(client, config.name, version, decision, evaluation)
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
         result: Promotion = {"model": config.name, "version": version, "promoted": decision.promote,
@@ -146,6 +148,20 @@ class PromoteModelOperator(ModelOperator):
                                                     reason=decision.reason)
         self.log.info("Model %s v%s is champion: %s", config.name, version, decision.reason)
         return result
+
+    def _report_criteria(self, client: Any, evaluation: Evaluation) -> None:
+        """The criteria table in this task's log and as `gate/criteria.md` of the candidate's training run."""
+        from mlops_provider.gate import criteria_table
+        from mlops_provider.tracking import CRITERIA_ARTIFACT
+
+        if not evaluation.get("criteria"):
+            return
+        table = criteria_table(evaluation["criteria"])
+        self.log.info("Gate criteria of v%s (champion v%s):\n%s", self.registration["version"],
+                      evaluation.get("champion_version"), table)
+        run_id = self.registration.get("run_id")
+        if run_id:
+            client.log_text(run_id, table, CRITERIA_ARTIFACT)
 
     def _rescore(self, config: Any, client: Any) -> Evaluation:
         from mlops_provider.training.run import evaluate

@@ -51,7 +51,8 @@ class TrainModelOperator(ModelOperator):
 
 
 class EvaluateModelOperator(ModelOperator):
-    """Score the candidate of `training` and the current champion on the same holdout.
+    """Score the candidate of `training` and the current champion on the same holdout, and judge every
+    criterion of the model's `gate` there (the verdicts go on to the promote task).
 
     :param model: name of the model's config file in `include/models/` (templated).
     :param training: the result of `TrainModelOperator` (its `model_uri` is scored) (templated).
@@ -76,4 +77,7 @@ class EvaluateModelOperator(ModelOperator):
                              result["champion_error"])
         self.log.info("Model %s: candidate %s=%.4f, champion v%s %s", self.model, result["metric"],
                       result["candidate_score"], result["champion_version"], result["champion_score"])
+        for criterion in result.get("criteria") or []:
+            self.log.info("Gate criterion %s %s: %s (%s)", criterion["index"], criterion["name"],
+                          criterion["verdict"], criterion["why"])
         return result

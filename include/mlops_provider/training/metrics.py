@@ -18,7 +18,7 @@ def score(model: Any, holdout: pd.DataFrame, *, target: str, features: list[str]
     from sklearn import metrics as skm
 
     y = holdout[target]
-    if metric in PROBABILITY_METRICS | {"accuracy", "f1"} and y.nunique() < 2:
+    if metric in PROBABILITY_METRICS | {"accuracy", "f1", "precision", "recall"} and y.nunique() < 2:
         only = y.iloc[0].item() if hasattr(y.iloc[0], "item") else y.iloc[0]
         raise EvaluationError(
             f"{label}: holdout has only one class of '{target}' ({only!r}): {metric} needs at least two; "
@@ -38,8 +38,15 @@ def score(model: Any, holdout: pd.DataFrame, *, target: str, features: list[str]
         raise EvaluationError(f"{label} could not score the holdout: {type(err).__name__}: {err}") from err
     if metric == "accuracy":
         return float(skm.accuracy_score(y, predicted))
+    average = "binary" if y.nunique() == 2 else "macro"
     if metric == "f1":
-        return float(skm.f1_score(y, predicted, average="binary" if y.nunique() == 2 else "macro"))
+        return float(skm.f1_score(y, predicted, average=average))
+    if metric == "precision":
+        return float(skm.precision_score(y, predicted, average=average, zero_division=0))
+    if metric == "recall":
+        return float(skm.recall_score(y, predicted, average=average, zero_division=0))
+    if metric == "mae":
+        return float(skm.mean_absolute_error(y, predicted))
     if metric == "rmse":
         return float(skm.root_mean_squared_error(y, predicted))
     if metric == "r2":

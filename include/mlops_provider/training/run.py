@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_provider.config import ModelConfig, load_callable
 from mlops_provider.data import features_frame
-from mlops_provider.exceptions import EvaluationError, TrainingError
+from mlops_provider.exceptions import DataError, EvaluationError, TrainingError
 from mlops_provider.monitoring import log_holdout_scores
 from mlops_provider.registry import alias_version
 from mlops_provider.tracking import (
@@ -184,27 +184,54 @@ def evaluate(config: ModelConfig, client: MlflowClient, *, candidate_uri: str,
              now: datetime | None = None) -> Evaluation:
     """Score the candidate and the current champion on the same holdout: that of the training set assembled as
     of `now`, by default as of the time the candidate's training run assembled it (its `data_time` param), so
-    the holdout is the one the candidate never saw even when new partitions or labels arrived since."""
+    the holdout is the one the candidate never saw even when new partitions or labels arrived since.
+
+    Every criterion of the gate is judged here, on the per-row predictions of both models held in memory (the
+    paired bootstrap, the slices) and on the candidate's measured latency; only the verdicts are returned."""
+    from mlops_provider import gate
+
     batches = training_batches(config, now=now or _trained_as_of(client, candidate_uri))
     holdout, digest = batches.holdout, batches.training_set.digest
+    _require_slice_columns(config, holdout, batches)
     trust = ModelTrust.of(config)
     metric, target, features = config.gate.metric, config.target, config.features.all
     holdout = holdout.assign(**features_frame(config, holdout))
-    candidate = score(load_registered_model(candidate_uri, trust=trust), holdout, target=target, features=features,
-                      metric=metric, label=f"model '{config.name}' candidate {candidate_uri}")
+    candidate_model = load_registered_model(candidate_uri, trust=trust)
+    label = f"model '{config.name}' candidate {candidate_uri}"
+    candidate = score(candidate_model, holdout, target=target, features=features, metric=metric, label=label)
+    scored = gate.predictions(candidate_model, holdout[features], holdout[target], task=config.task, label=label)
     result: Evaluation = {"metric": metric, "candidate_score": candidate, "champion_version": None,
                           "champion_score": None, "champion_error": None, "holdout_rows": len(holdout),
                           "data_digest": digest}
+    latency = {c.rows: gate.measure_latency(candidate_model, holdout[features], rows=c.rows)
+               for c in config.gate.criteria if c.kind == "latency"}
+    champion_scored = None
     champion = alias_version(client, config.name, CHAMPION)
-    if champion is None:
-        return result
-    result["champion_version"] = champion
-    try:
-        result["champion_score"] = score(load_version(config.name, champion, trust=trust), holdout,
-                                         target=target, features=features, metric=metric,
-                                         label=f"model '{config.name}' champion v{champion}")
-    except EvaluationError as err:
-        if "only one class" in str(err):
-            raise
-        result["champion_error"] = str(err)
+    if champion is not None:
+        result["champion_version"] = champion
+        try:
+            champion_model = load_version(config.name, champion, trust=trust)
+            label = f"model '{config.name}' champion v{champion}"
+            result["champion_score"] = score(champion_model, holdout, target=target, features=features,
+                                             metric=metric, label=label)
+            champion_scored = gate.predictions(champion_model, holdout[features], holdout[target], task=config.task,
+                                               label=label)
+        except EvaluationError as err:
+            if "only one class" in str(err):
+                raise
+            result["champion_error"] = str(err)
+    columns = {column: holdout[column].to_numpy() for column in config.gate.slice_columns}
+    verdicts = gate.judge(config.gate.criteria, candidate=scored, champion=champion_scored,
+                          champion_version=champion, columns=columns, latency=latency)
+    result["criteria"] = [v.to_dict() for v in verdicts]
+    result["latency"] = next(iter(latency.values()), None)
     return result
+
+
+def _require_slice_columns(config: ModelConfig, holdout: pd.DataFrame, batches: Any) -> None:
+    """Every slice column is in the holdout (a column that some batches lack fails here, naming the batch)."""
+    missing = [c for c in config.gate.slice_columns if c not in holdout.columns]
+    if missing:
+        batch = config.resolve(config.data.holdout) if config.data.holdout else batches.training_set.uri
+        raise DataError(f"model '{config.name}': holdout of {batch} has no slice column(s) {missing} of `gate` "
+                        f"(it has {list(holdout.columns)})")
