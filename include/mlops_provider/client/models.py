@@ -90,6 +90,8 @@ def _cells(row: ModelRow) -> tuple[str, ...]:
     champion = (f"v{row.champion.version} {score_text(row.champion.metric, row.champion.score)} "
                 f"registered {when(row.champion.created)}" if row.champion else DASH)
     challenger = f"v{row.challenger.version}" if row.challenger else DASH
+    if row.pending_approvals:
+        challenger += " (awaiting approval: " + ", ".join(f"v{v}" for v in row.pending_approvals) + ")"
     serving = ", ".join(f"{target} v{version}" for target, version in row.serving.items()) or DASH
     drift = DASH
     if row.drift is not None:

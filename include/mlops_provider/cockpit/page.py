@@ -120,9 +120,17 @@ def _model_row(row: ModelRow, base: str) -> str:
         return (f'<tr data-model="{_attr(row.model)}"><td>{name}</td>'
                 f'<td colspan="6" class="error">{escape(row.error)}</td></tr>')
     return (f'<tr data-model="{_attr(row.model)}"><td>{name}<br><small>{escape(row.description)}</small></td>'
-            f'<td class="champion">{_version_cell(row.champion)}</td><td>{_version_cell(row.challenger)}</td>'
+            f'<td class="champion">{_version_cell(row.champion)}</td><td>{_version_cell(row.challenger)}'
+            f"{_pending(row)}</td>"
             f"<td>{_serving(row)}</td><td>{_drift(row.drift)}</td><td>{_production(row.production)}</td>"
             f"<td>{_retraining(row.retraining)}</td></tr>")
+
+
+def _pending(row: ModelRow) -> str:
+    if not row.pending_approvals:
+        return ""
+    versions = ", ".join(f"v{escape(v)}" for v in row.pending_approvals)
+    return f'<br><small class="pending">awaiting approval: {versions} (Required Actions)</small>'
 
 
 def _version_cell(ref: VersionRef | None) -> str:

@@ -23,6 +23,7 @@ from mlops_provider.mlflow_urls import artifact_url, model_version_url, run_url
 from mlops_provider.tracking import (
     CHALLENGER,
     CHAMPION,
+    TAG_APPROVAL,
     TAG_DAG_RUN,
     TAG_MONITOR,
     TAG_REASON,
@@ -138,6 +139,7 @@ class ModelRow:
     production: ProductionCheck | None = None
     retraining: Retraining | None = None
     versions: int = 0
+    pending_approvals: list[str] = field(default_factory=list)  # versions waiting for a person's sign-off
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -242,6 +244,7 @@ def _row(client: MlflowClient, config: ModelConfig, experiments: dict[str, str],
         retraining=_retraining(training, experiment, versions, links) if training is not None and experiment
         else None,
         versions=len(versions),
+        pending_approvals=[str(v.version) for v in versions if (v.tags or {}).get(TAG_APPROVAL) == "pending"],
     )
     return row, versions
 

@@ -88,8 +88,18 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
         self.log.info("Waiting up to %s h for %s to approve %s v%s (Required Actions, or `mlops approve %s %s`)",
                       approval.timeout_hours, ", ".join(approval.assigned_to) or "anyone allowed", config.name,
                       version, config.name, version)
+        self._mark_pending(config.name, version)
         super().execute(context)  # parks the task in awaiting_input; resumes in execute_complete
         return None
+
+    def _mark_pending(self, model: str, version: str) -> None:
+        """Tag the version `mlops.approval=pending` (the Models page and `mlops models` list it); the answer
+        overwrites the tag."""
+        from mlops_provider.tracking import TAG_APPROVAL, TAG_APPROVAL_AT
+
+        client = self.hook.get_conn()
+        client.set_model_version_tag(model, version, TAG_APPROVAL, "pending")
+        client.set_model_version_tag(model, version, TAG_APPROVAL_AT, _now())
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Approval:
         from airflow.sdk.exceptions import AirflowFailException

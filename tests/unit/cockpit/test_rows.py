@@ -45,6 +45,22 @@ def test_a_row_shows_champion_challenger_serving_drift_production_and_retraining
 
     as_json = row.to_dict()
     assert as_json["champion"]["version"] == "1" and as_json["serving"] == {"local": "1"}
+    assert row.pending_approvals == []
+
+
+def test_a_version_waiting_for_approval_is_listed_on_the_page_and_in_the_cli(
+        history: History, registry: Any) -> None:
+    from mlops_provider.client.models import render
+    from mlops_provider.cockpit.page import models_page
+    from mlops_provider.tracking import TAG_APPROVAL
+
+    registry.set_model_version_tag(history.model, "2", TAG_APPROVAL, "pending")  # what the approve task writes
+    (row,) = model_rows(registry, load_configs(), links=LINKS)
+    assert row.pending_approvals == ["2"]
+    assert "awaiting approval: v2" in models_page([row], base="/mlops")
+    assert "(awaiting approval: v2)" in render([row])
+    registry.set_model_version_tag(history.model, "2", TAG_APPROVAL, "approved")  # the answer overwrites it
+    assert model_rows(registry, load_configs(), links=LINKS)[0].pending_approvals == []
 
 
 def test_a_broken_config_and_an_unregistered_model_are_rows_not_crashes(
