@@ -56,7 +56,8 @@ def test_result_to_dict_is_json_ready() -> None:
 
 
 class FakeRegistry:
-    """The four MLflow client calls the records make, over dicts."""
+    """The MLflow client calls the records make, over dicts (the alias history's own writes are tested against the
+    real MLflow server in tests/integration/test_alias_history.py; here they fail and are only logged)."""
 
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
@@ -72,6 +73,9 @@ class FakeRegistry:
 
     def set_registered_model_alias(self, model: str, alias: str, version: str) -> None:
         self.aliases[alias] = version
+
+    def get_registered_model(self, model: str) -> Any:
+        return type("RegisteredModel", (), {"aliases": dict(self.aliases), "tags": dict(self.model_tags)})()
 
     def set_registered_model_tag(self, model: str, key: str, value: str) -> None:
         self.model_tags[key] = value

@@ -58,6 +58,8 @@ def test_the_run_records_the_sources_and_a_retry_reuses_it(fresh_config: ModelCo
                                 validation=gate, now=NOW)
         evaluation = evaluate(fresh_config, client, candidate_uri=result["model_uri"])  # as of the candidate's time
 
+    from mlops_provider.training_data import held_out
+
     assembled = assemble_training_set(fresh_config, now=NOW)
     assert result["data_digest"] == validated.digest == assembled.digest
     assert [(s["kind"], s["rows"]) for s in result["sources"]] == [("partition", 150), ("partition", 150),
@@ -73,7 +75,10 @@ def test_the_run_records_the_sources_and_a_retry_reuses_it(fresh_config: ModelCo
     assert len(profiled) == 1 and len(profiled[0]) == int(run.data.params["train_rows"])
     assert list(profiled[0].columns) == ["x", "colour"], "the reference profile of the assembled set's features"
     assert retried["reused"] and retried["run_id"] == result["run_id"]
-    assert evaluation["data_digest"] == assembled.digest and evaluation["holdout_rows"] == 72
+    # 20% of the 300 partition rows by the seeded split, and the production rows held out by their ids' hash
+    held = sum(held_out(i, fresh_config.data.holdout_fraction) for i in assembled.feedback_ids)
+    assert evaluation["data_digest"] == assembled.digest and evaluation["holdout_rows"] == 60 + held
+    assert int(run.data.params["holdout_rows"]) == 60 + held
 
 
 def test_data_changed_since_validation_is_refused(fresh_config: ModelConfig, mlflow_server: str) -> None:
