@@ -8,7 +8,6 @@ on storage, then ingested into the model's labels log (`mlops_provider.labels`).
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -16,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.serving.headers import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
-from mlops_provider.serving.scoring import PayloadError, model_classes, no_duplicate_keys
+from mlops_provider.serving.scoring import PayloadError, load_json, model_classes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,12 +73,7 @@ def parse_feedback(body: bytes) -> pd.DataFrame:
     the index; a null `request_id` or `label` is left for the labels check to count and report."""
     import pandas as pd
 
-    try:
-        payload = json.loads(body, object_pairs_hook=no_duplicate_keys)
-    except PayloadError:
-        raise
-    except ValueError as err:
-        raise PayloadError(f"body is not JSON: {err}") from None
+    payload = load_json(body)
     if not isinstance(payload, dict) or "labels" not in payload:
         raise PayloadError('expected a JSON object {"labels": [{"request_id": ..., "label": ...}, ...]}')
     unknown = sorted(set(payload) - set(FEEDBACK_FIELDS))

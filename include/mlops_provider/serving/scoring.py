@@ -35,15 +35,20 @@ def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def parse_payload(body: bytes, config: ModelConfig) -> pd.DataFrame:
-    """`{"dataframe_split": {"columns": [...], "data": [[...]]}}` or `{"dataframe_records": [{...}]}` as the
-    model's feature frame (columns in order, dtypes as in training); extra columns are ignored."""
+def load_json(body: bytes) -> Any:
+    """The body as JSON; a PayloadError when it is not JSON or repeats a key in one object."""
     try:
-        payload = json.loads(body, object_pairs_hook=no_duplicate_keys)
+        return json.loads(body, object_pairs_hook=no_duplicate_keys)
     except PayloadError:
         raise
     except ValueError as err:
         raise PayloadError(f"body is not JSON: {err}") from None
+
+
+def parse_payload(body: bytes, config: ModelConfig) -> pd.DataFrame:
+    """`{"dataframe_split": {"columns": [...], "data": [[...]]}}` or `{"dataframe_records": [{...}]}` as the
+    model's feature frame (columns in order, dtypes as in training); extra columns are ignored."""
+    payload = load_json(body)
     if not isinstance(payload, dict):
         raise PayloadError(f"expected a JSON object with one of {FORMATS}")
     given = [key for key in FORMATS if key in payload]
