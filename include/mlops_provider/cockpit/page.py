@@ -4,7 +4,7 @@ escaped. Plain Python; the FastAPI app (`cockpit.app`) serves what these functio
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_provider.cockpit.text import DASH, score_text, when
 
@@ -104,7 +104,28 @@ def model_page(detail: ModelDetail, *, base: str) -> str:
     if not detail.versions:
         body.append(f'<tr><td colspan="{len(head)}" class="muted">No registered version yet.</td></tr>')
     body.append("</tbody></table>")
+    body.extend(_history(detail.history))
     return _document(row.model, body)
+
+
+def _history(entries: list[dict[str, Any]]) -> list[str]:
+    """The alias history: when, which alias, from and to, who, why, what a rollback undoes."""
+    out = ["<h2>Alias history</h2>"]
+    if not entries:
+        return [*out, '<p class="muted">No alias move recorded yet.</p>']
+    head = ("When", "Alias", "From", "To", "Who", "Why")
+    out.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>")
+    for entry in entries:
+        if "error" in entry:
+            out.append(f'<tr><td colspan="{len(head)}" class="error">{escape(entry["error"])}</td></tr>')
+            continue
+        undoes = f"<br><small>undoes {escape(entry['undoes'])}</small>" if entry.get("undoes") else ""
+        versions = [f"v{escape(str(entry[k]))}" if entry.get(k) else DASH for k in ("from", "to")]
+        out.append(f"<tr><td>{escape(when(entry.get('at')))}</td><td>{escape(entry.get('alias', ''))}</td>"
+                   f"<td>{versions[0]}</td><td>{versions[1]}</td><td><small>{escape(entry.get('actor', ''))}"
+                   f"</small></td><td>{escape(entry.get('reason', ''))}{undoes}</td></tr>")
+    out.append("</tbody></table>")
+    return out
 
 
 def _document(title: str, body: list[str]) -> str:

@@ -171,6 +171,7 @@ class VersionDetail:
 class ModelDetail:
     row: ModelRow
     versions: list[VersionDetail]
+    history: list[dict[str, Any]] = field(default_factory=list)  # alias moves, newest first (`mlops history`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,7 +216,19 @@ def model_detail(client: MlflowClient, config: ModelConfig, *, links: Links) -> 
     experiments = _experiment_ids(client, [config])
     row, versions = _row(client, config, experiments, links)
     experiment = experiments.get(config.name)
-    return ModelDetail(row=row, versions=[_version_detail(config.name, v, experiment, links) for v in versions])
+    return ModelDetail(row=row, versions=[_version_detail(config.name, v, experiment, links) for v in versions],
+                       history=_history(client, config.name))
+
+
+def _history(client: MlflowClient, model: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The model's newest alias moves; an unreadable history is one entry saying so, not a failed page."""
+    from mlops_provider.history import read_history
+
+    try:
+        entries = read_history(client, model)
+    except Exception as err:  # the page still shows the versions
+        return [{"error": f"the alias history could not be read: {_short(err)}"}]
+    return [entry.to_dict() for entry in reversed(entries[-limit:])]
 
 
 def _experiment_ids(client: MlflowClient, configs: Sequence[ModelConfig]) -> dict[str, str]:

@@ -109,3 +109,12 @@ def test_detail_lists_versions_newest_first_with_gate_decisions_and_aliases(hist
     assert oldest.validation == "passed 12/12" and oldest.deploy_failures == {}
     assert oldest.airflow_url == f"{AIRFLOW}/dag_runs?run_id_pattern=manual__run1"
     assert oldest.run_url == f"{UI}/#/experiments/{history.experiment_id}/runs/{history.training_run_ids[0]}"
+
+    # the alias history the registry writers recorded, newest first, on the model's page
+    from mlops_provider.cockpit.page import model_page
+
+    moves = [(e["alias"], e["from"], e["to"]) for e in detail.history]
+    assert moves[0] == ("serving_local", None, "1")
+    assert ("champion", None, "1") in moves and ("challenger", "1", "2") in moves
+    page = model_page(detail, base="/mlops")
+    assert "<h2>Alias history</h2>" in page and "serving_local" in page
