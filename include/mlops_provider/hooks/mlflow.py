@@ -158,6 +158,10 @@ class MLflowHook(BaseHook):
         from mlflow import MlflowClient
 
         _route_library_output()
+        # no progress bars from any client call of a task (they go to stderr, which Airflow logs as ERROR): a
+        # client used outside `fluent()` (the passport, the alias history) downloads artifacts too
+        for name, value in QUIET_MLFLOW_ENV.items():
+            os.environ.setdefault(name, value)
         self._register_auth()
         self.probe()
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
