@@ -301,3 +301,22 @@ def _remove_folder(folder: Any) -> None:
     with contextlib.suppress(OSError):  # not empty (a file we do not own), or an object store without folders
         folder.rmdir()
 
+
+
+WINDOW_MARGIN = timedelta(hours=1)  # a window file is named after its first row: it may hold rows an hour later
+
+
+def predictions_between(config: ModelConfig, start: datetime, end: datetime) -> pd.DataFrame:
+    """Every logged prediction of the model with its timestamp in [start, end); windows written before ids and
+    scores were logged get those columns empty."""
+    import pandas as pd
+
+    windows = [w for w in list_windows(inference_uri(config), since=start - WINDOW_MARGIN,
+                                       conn_id=config.data.conn_id) if w.start < end]
+    if not windows:
+        return pd.DataFrame(columns=list(META_COLUMNS))
+    frame = read_windows(windows, conn_id=config.data.conn_id)
+    stamps = pd.to_datetime(frame[TIMESTAMP], utc=True)
+    frame = frame[(stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))]
+    missing = {column: None for column in (REQUEST_ID, SCORE) if column not in frame.columns}
+    return frame.assign(**missing) if missing else frame

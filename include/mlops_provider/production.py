@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlops_provider.inference_log import PREDICTION, REQUEST_ID, SCORE, TIMESTAMP, VERSION, inference_uri
+from mlops_provider.inference_log import PREDICTION, REQUEST_ID, SCORE, TIMESTAMP, VERSION
 from mlops_provider.monitoring import load_holdout_scores, served_version
 from mlops_provider.tracking import TAG_MODEL, TAG_MONITOR, TAG_STAGE
 
@@ -32,24 +32,11 @@ def policy_metric(config: ModelConfig) -> str:
 
 
 def window_predictions(config: ModelConfig, start: datetime, end: datetime) -> pd.DataFrame:
-    """Every logged prediction with its timestamp in [start, end)."""
-    import pandas as pd
+    """Every logged prediction with its timestamp in [start, end), the served version as text."""
+    from mlops_provider.inference_log import predictions_between
 
-    from mlops_provider.inference_log import list_windows, read_windows
-
-    # a window file starts before its last row: list from one hour earlier, then filter rows by time
-    windows = [w for w in list_windows(inference_uri(config), since=start - timedelta(hours=1),
-                                       conn_id=config.data.conn_id) if w.start < end]
-    if not windows:
-        return pd.DataFrame(columns=[REQUEST_ID, PREDICTION, SCORE, VERSION, TIMESTAMP])
-    frame = read_windows(windows, conn_id=config.data.conn_id)
-    stamps = pd.to_datetime(frame[TIMESTAMP], utc=True)
-    frame = frame[(stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))]
-    for column in (REQUEST_ID, SCORE):
-        if column not in frame.columns:  # windows written before ids and scores were logged
-            frame = frame.assign(**{column: None})
-    frame = frame.assign(**{VERSION: frame[VERSION].astype(str)})
-    return frame.reset_index(drop=True)
+    frame = predictions_between(config, start, end)
+    return frame.assign(**{VERSION: frame[VERSION].astype(str)}).reset_index(drop=True)
 
 
 def _realized(config: ModelConfig, predictions: pd.DataFrame, labels: pd.DataFrame, metric: str) -> Any:

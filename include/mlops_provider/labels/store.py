@@ -19,11 +19,10 @@ from mlops_provider.data import uri_of
 from mlops_provider.inference_log import (
     PREDICTION,
     REQUEST_ID,
-    TIMESTAMP,
     inference_uri,
     list_windows,
+    predictions_between,
     read_columns,
-    read_windows,
     storage_path,
     write_atomically,
 )
@@ -165,21 +164,9 @@ def find_request_ids(config: ModelConfig, ids: set[str], *, since: datetime | No
 def labelled_predictions(config: ModelConfig, *, start: datetime, end: datetime) -> pd.DataFrame:
     """The predictions logged in [start, end) that have a label: every inference-log column plus `mlops_label`,
     `mlops_label_time` and `mlops_received`. Unlabelled rows are dropped; how many is in `frame.attrs["unlabelled"]`."""
-    import pandas as pd
 
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    # a window is named after its first row: one that began a little before `start` may hold rows inside it
-    windows = [w for w in list_windows(inference_uri(config), since=start - CLOCK_MARGIN,
-                                       conn_id=config.data.conn_id) if w.start < end]
-    if not windows:
-        frame = _empty_log()[[REQUEST_ID, LABEL, LABEL_TIME, RECEIVED]]
-        frame.attrs["unlabelled"] = 0
-        return frame
-    predictions = read_windows(windows, conn_id=config.data.conn_id)
-    stamps = pd.to_datetime(predictions[TIMESTAMP], utc=True)
-    predictions = predictions[(stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))]
-    if REQUEST_ID not in predictions:  # only windows from before ids existed
-        predictions = predictions.assign(**{REQUEST_ID: None})
+    predictions = predictions_between(config, start, end)
     labels = read_labels(config, since=start - CLOCK_MARGIN)[[REQUEST_ID, LABEL, LABEL_TIME, RECEIVED]]
     joined = predictions.merge(labels, on=REQUEST_ID, how="inner", validate="many_to_one")
     joined.attrs["unlabelled"] = int(len(predictions) - len(joined))
