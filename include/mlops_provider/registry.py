@@ -128,13 +128,30 @@ def record_decision(client: MlflowClient, model: str, version: str, decision: Ga
                              else f"{evaluation['champion_score']:.6f}"),
         TAG_CHAMPION_AT_DECISION: evaluation.get("champion_version") or "",
     }
-    criteria = list(evaluation.get("criteria") or [])
-    if criteria:
-        tags[TAG_CRITERIA] = _criteria_json(criteria)
-        for criterion in criteria:
-            tags[TAG_CRITERION.format(index=criterion["index"], name=criterion["name"])] = str(criterion["verdict"])
     for key, value in tags.items():
         client.set_model_version_tag(model, version, key, value)
+    record_criteria(client, model, version, evaluation)
+
+
+def record_criteria(client: MlflowClient, model: str, version: str, evaluation: dict[str, Any] | Evaluation
+                    ) -> None:
+    """Every criterion's verdict as version tags (`mlops.criteria` JSON, one `mlops.gate.<index>.<name>` tag each): the
+    approve task writes them before it asks, so the Models page and the passport show what the person judged."""
+    criteria = list(evaluation.get("criteria") or [])
+    if not criteria:
+        return
+    tags = {TAG_CRITERIA: _criteria_json(criteria)}
+    for criterion in criteria:
+        tags[TAG_CRITERION.format(index=criterion["index"], name=criterion["name"])] = str(criterion["verdict"])
+    for key, value in tags.items():
+        client.set_model_version_tag(model, version, key, value)
+
+
+def record_refusal(client: MlflowClient, model: str, version: str, why: str) -> None:
+    """A candidate a person refused (or nobody approved in time): `mlops.decision=rejected` and why, as the gate
+    records its own refusals; the champion is not touched."""
+    client.set_model_version_tag(model, version, TAG_DECISION, "rejected")
+    client.set_model_version_tag(model, version, TAG_GATE, why[:5000])
 
 
 def _criteria_json(criteria: list[dict[str, Any]], limit: int = 5000) -> str:

@@ -1,9 +1,11 @@
 """The demo's scenario, driven through the real scheduler over the REST API once the stack is up.
 
-`mlops_training` promotes a champion per model, `mlops_deployment` serves each on a local model server,
+`mlops_training` promotes a champion per model (diabetes_progression once a person approves it over the REST
+API), `mlops_deployment` serves each on a local model server,
 demo traffic goes through those servers into the inference logs, `mlops_drift_monitor` finds the drift and
 starts `mlops_retraining`, a monitor outside Airflow asks for a retraining (`mlops trigger`), the new
-champions roll out, and a deliberately slow candidate is refused and rolled back.
+champions roll out, a deliberately slow candidate is refused and rolled back, and a person rejects a
+retrained diabetes_progression candidate.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from mlops_provider.demo.runs import (
     LOCAL_SERVING,
     await_deployments,
     finished,
-    follow_schedule,
     run_dag,
     run_ids,
+    scheduled_run,
     wait_run,
 )
+from mlops_provider.demo.sign_off import approve_in_training, reject_a_retraining
 from mlops_provider.demo.summary import latest_drift_report, registry_summary, step
 from mlops_provider.settings import PROJECT_DIR
 
@@ -47,7 +50,10 @@ def run_scenario(api: AirflowClient) -> None:
     api.wait_for_dag("mlops_deployment", timeout=120)
     api.unpause("mlops_deployment")  # champions deploy on their own
     deployed = run_ids(api, "mlops_deployment")
-    finished(api, "mlops_training", follow_schedule(api, "mlops_training"), "train, gate and promote both models")
+    training = scheduled_run(api, "mlops_training")
+    approve_in_training(api, training)
+    finished(api, "mlops_training", wait_run(api, "mlops_training", training, 1200),
+             "train, gate and promote every model")
     for line in registry_summary():
         log(line)
     deployed = await_deployments(api, deployed)
@@ -56,6 +62,7 @@ def run_scenario(api: AirflowClient) -> None:
     deployed = await_deployments(api, deployed)
     feedback_loop(api)
     broken_candidate(api, "breast_cancer")
+    reject_a_retraining(api)
     for line in registry_summary():
         model, _, rest = line.partition(": ")
         step(f"registry {model}", rest.split(" (http")[0], f"{MLFLOW_URL}/#/models/{model}")
