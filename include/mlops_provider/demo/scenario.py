@@ -56,6 +56,7 @@ def run_scenario(api: AirflowClient) -> None:
              "train, gate and promote every model")
     for line in registry_summary():
         log(line)
+    every_model_has_a_champion()
     deployed = await_deployments(api, deployed)
     drift_loop(api)
     rest_trigger()
@@ -67,6 +68,20 @@ def run_scenario(api: AirflowClient) -> None:
         model, _, rest = line.partition(": ")
         step(f"registry {model}", rest.split(" (http")[0], f"{MLFLOW_URL}/#/models/{model}")
     alias_history()
+
+
+def every_model_has_a_champion() -> None:
+    """The rest of the demo serves and monitors each champion: a model the gate refused stops it here, with the
+    gate's reason (on a machine busy with other work, the latency criterion is the one to fail)."""
+    from mlops_provider.settings import model_names
+    from mlops_provider.tracking import CHAMPION
+
+    client = mlflow_client()
+    for model in model_names():
+        if client.get_registered_model(model).aliases.get(CHAMPION) is None:
+            newest = max(client.search_model_versions(f"name = '{model}'"), key=lambda v: int(v.version))
+            raise DemoError(f"{model} has no champion: the gate refused v{newest.version}: "
+                            f"{newest.tags.get('mlops.gate', '(no reason recorded)')}")
 
 
 def alias_history() -> None:
