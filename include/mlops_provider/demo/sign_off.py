@@ -102,7 +102,8 @@ def show_gate(model: str, version: str) -> None:
     """The version's criteria table (as the promote task logged it) and where its passport is."""
     from mlops_provider.demo.processes import mlflow_client
     from mlops_provider.gate import criteria_table
-    from mlops_provider.passport import TAG_CRITERIA, TAG_PASSPORT
+    from mlops_provider.passport import TAG_PASSPORT
+    from mlops_provider.tracking import TAG_CRITERIA
 
     tags = _tags_when_written(mlflow_client(), model, version, (TAG_CRITERIA, TAG_PASSPORT))
     criteria = json.loads(tags.get(TAG_CRITERIA) or "[]")
