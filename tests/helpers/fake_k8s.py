@@ -448,6 +448,16 @@ def fake_cluster(**settings: Any) -> Iterator[tuple[FakeKubernetes, Any]]:
         fake.stop()
 
 
+def airflow_connection(url: str, namespace: str) -> str:
+    """A `kubernetes` Airflow connection (an AIRFLOW_CONN_ value) to the fake at `url`, the way a deployment
+    configures one: an inline kube config and a default namespace."""
+    kube_config = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+                   "clusters": [{"name": "fake", "cluster": {"server": url}}],
+                   "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+                   "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "tester"}}]}
+    return json.dumps({"conn_type": "kubernetes", "extra": {"kube_config": kube_config, "namespace": namespace}})
+
+
 def _validate_virtual_service(name: str, spec: dict[str, Any]) -> None:
     """What Istio's validating webhook refuses: no hosts, routes without a destination host, weights that do not
     add up to 100 (a single destination may omit its weight)."""

@@ -8,6 +8,7 @@ from mlops_provider.links import MLflowRunLink
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
 
 if TYPE_CHECKING:
+    from mlops_provider.config import ModelConfig
     from mlops_provider.xcom import Evaluation, TrainingResult
 
 
@@ -40,14 +41,26 @@ class TrainModelOperator(ModelOperator):
 
         with fail_without_retry():
             config = self.load_config()
-            with self.hook.fluent() as client:
-                result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
-                                       profile_writer=reference_profile_writer(), validation=self.validation)
+            if config.trainer.runner != "local":
+                result = self._train_remotely(config, context)
+            else:
+                with self.hook.fluent() as client:
+                    result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
+                                           profile_writer=reference_profile_writer(), validation=self.validation)
         url = self.hook.run_url(result["experiment_id"], result["run_id"])
         MLflowRunLink.persist(context, url)
         self.log.info("Model %s: %s run %s (%s)", self.model, "reused" if result["reused"] else "trained",
                       result["run_id"], url)
         return result
+
+    def _train_remotely(self, config: ModelConfig, context: Any) -> TrainingResult:
+        from mlops_provider.training.remote import RemoteTraining, train_remotely
+
+        ti = context["ti"]
+        training = RemoteTraining(model=config.name, dag_id=ti.dag_id, run_id=context["run_id"],
+                                  try_number=ti.try_number, reason=self.reason, validation=self.validation,
+                                  tracking_uri=self.hook.tracking_uri)
+        return train_remotely(config, training, has_login=self.hook.has_login, log=self.log.info)
 
 
 class EvaluateModelOperator(ModelOperator):

@@ -27,6 +27,9 @@ RESULT_FILE = "training_result.json"  # in the SageMaker job's model directory, 
 RESULT_KEYS = ("model", "run_id", "experiment_id", "model_uri", "model_id", "metrics", "data_digest", "data_uri",
                "reused", "validation")
 LOG_TAIL = 30  # lines of a failed pod's log quoted in the error
+# what `train_and_log` reads of the data gate's summary: only these travel to the pod or job (a SageMaker argument
+# holds 256 characters)
+VALIDATION_KEYS = ("data_digest", "data_time", "evaluated", "failed", "run_id")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class RemoteTraining:
         """`mlops train ...` as the pod or job runs it; no credentials, only where to find them."""
         command = ["mlops", "train", self.model, "--dag-run-id", self.run_id, "--reason", self.reason]
         if self.validation:
-            command += ["--validation", json.dumps(self.validation, sort_keys=True)]
+            kept = {key: self.validation[key] for key in VALIDATION_KEYS if key in self.validation}
+            command += ["--validation", json.dumps(kept, sort_keys=True, separators=(",", ":"))]
         if result_file:
             command += ["--result-file", result_file]
         if secret_arn:
