@@ -5,68 +5,30 @@ training's; what a retry cannot fix fails the task without retry, the rest leave
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mlops_provider.operators.training import TrainModelOperator
 from mlops_provider.training.remote import RESULT_MARKER, RemoteTraining
-from tests.helpers.fake_k8s import FakeKubernetes, airflow_connection
+from tests.helpers.fake_k8s import FakeKubernetes
 from tests.helpers.fake_pods import PodOutcome
-
-SAMPLE = {"model": "toy", "run_id": "0123abcd", "experiment_id": "7", "model_uri": "models:/m-1", "model_id": "m-1",
-          "metrics": {"holdout_roc_auc": 0.8}, "data_digest": "d", "data_uri": "file:///t", "reused": False,
-          "validation": "passed 3/3 (run v1)"}
+from tests.helpers.remote_training import SAMPLE, TaskInstance, configure_trainer
 
 
-@dataclass
-class TaskInstance:
-    """What the operator reads of its task instance outside `dag.test()`."""
-
-    dag_id: str = "mlops_training"
-    try_number: int = 2
-    pushed: dict[str, Any] = field(default_factory=dict)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubernetes]:
-    server = FakeKubernetes()
-    monkeypatch.setenv("AIRFLOW_CONN_TRAINING_CLUSTER", airflow_connection(server.start(), "ml-jobs"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def configure(toy_model: str, monkeypatch: pytest.MonkeyPatch, *, login: bool, **runner: Any) -> None:
-    data = Path(os.environ["MLOPS_DATA_DIR"]) / "toy" / "train.parquet"  # the worker validates it before training
-    data.parent.mkdir(parents=True, exist_ok=True)
-    data.touch()
-    path = Path(os.environ["MLOPS_MODELS_DIR"]) / f"{toy_model}.yaml"
-    config = yaml.safe_load(path.read_text())
-    config["trainer"] = {"runner": "kubernetes", "kubernetes": {"image": "registry.example/mlops:1.4",
-                                                                "conn_id": "training_cluster", **runner}}
-    path.write_text(yaml.safe_dump(config))
-    mlflow = {"conn_type": "mlflow", "host": "http://mlflow.mlops:5000",
-              "extra": {"ui_url": "https://mlflow.example"}}
+def configure(model: str, monkeypatch: pytest.MonkeyPatch, *, login: bool, **runner: Any) -> None:
+    mlflow = {"conn_type": "mlflow", "host": "http://mlflow.mlops:5000", "extra": {"ui_url": "https://mlflow.example"}}
     if login:
         mlflow.update(login="airflow", password="pw-never-in-a-pod")
-    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(mlflow))
+    configure_trainer(model, monkeypatch, {"runner": "kubernetes", "kubernetes": {
+        "image": "registry.example/mlops:1.4", "conn_id": "training_cluster", **runner}}, mlflow=mlflow)
 
 
 def test_the_task_trains_in_a_pod_and_returns_its_result(toy_model: str, fake: FakeKubernetes,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     configure(toy_model, monkeypatch, login=True, secret="mlflow-login")
     fake.created_pods.script = lambda pod: PodOutcome(0, "training\n" + RESULT_MARKER + json.dumps(SAMPLE))
-    ti = TaskInstance()
+    ti = TaskInstance(try_number=2)
     operator = TrainModelOperator(task_id="train", model=toy_model, reason="drift",
                                   validation={"data_digest": "d", "evaluated": 3, "failed": 0})
 

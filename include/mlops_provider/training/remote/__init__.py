@@ -2,7 +2,9 @@
 
 What both runners share lives here: the job's deterministic name (so a retry adopts the pod or job of an earlier
 try instead of starting another), the command the pod or job runs, and the result line that `mlops train` prints
-and the runner reads back. `kubernetes` and `sagemaker` hold the runners; the operator calls `train_remotely`.
+and the runner reads back. `kubernetes` and `sagemaker` hold the runners; the operator calls `train_remotely`
+(waiting in the task), or `begin_remotely` and, once the trigger fired, `finish_remotely` (waiting in the
+triggerer).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.exceptions import RunnerError
@@ -27,6 +30,7 @@ RESULT_FILE = "training_result.json"  # in the SageMaker job's model directory, 
 RESULT_KEYS = ("model", "run_id", "experiment_id", "model_uri", "model_id", "metrics", "data_digest", "data_uri",
                "reused", "validation")
 LOG_TAIL = 30  # lines of a failed pod's log quoted in the error
+POLL_SECONDS = {"kubernetes": 10.0, "sagemaker": 60.0}  # the triggers' interval between two looks
 # what `train_and_log` reads of the data gate's summary: only these travel to the pod or job (a SageMaker argument
 # holds 256 characters)
 VALIDATION_KEYS = ("data_digest", "data_time", "evaluated", "failed", "run_id")
@@ -120,3 +124,51 @@ def train_remotely(config: ModelConfig, training: RemoteTraining, *, has_login: 
 
         return run_job(config, config.trainer.sagemaker, training, has_login=has_login, log=log)
     raise RunnerError(f"{config.source}: key 'trainer.runner': '{runner}' does not run remotely")
+
+
+def begin_remotely(config: ModelConfig, training: RemoteTraining, *, has_login: bool, log: Callable[..., None],
+                   poll_interval: float | None = None) -> Any:
+    """Start (or adopt) the pod or job of `training` and return the trigger that waits for its end."""
+    runner = config.trainer.runner
+    interval = poll_interval or POLL_SECONDS.get(runner, 30.0)
+    if runner == "kubernetes" and config.trainer.kubernetes is not None:
+        from mlops_provider.training.remote.kubernetes import start_pod
+        from mlops_provider.triggers.kubernetes import TrainingPodTrigger
+
+        options = config.trainer.kubernetes
+        pods, name = start_pod(config, options, training, has_login=has_login, log=log)
+        deadline = datetime.now(UTC) + timedelta(seconds=options.startup_timeout_s)
+        return TrainingPodTrigger(pod=name, namespace=pods.namespace, deadline=deadline.isoformat(),
+                                  poll_interval=interval, kubernetes_conn_id=options.conn_id)
+    if runner == "sagemaker" and config.trainer.sagemaker is not None:
+        from mlops_provider.training.remote.sagemaker import clients, require_secret, start_job
+        from mlops_provider.triggers.sagemaker import TrainingJobTrigger
+
+        job_options = config.trainer.sagemaker
+        require_secret(config, job_options, has_login)
+        client, _ = clients(job_options)
+        name = start_job(config, job_options, training, has_login=has_login, log=log, sagemaker_client=client)
+        return TrainingJobTrigger(job=name, poll_interval=interval, aws_conn_id=job_options.conn_id,
+                                  region_name=job_options.region)
+    raise RunnerError(f"{config.source}: key 'trainer.runner': '{runner}' does not run remotely")
+
+
+def finish_remotely(config: ModelConfig, event: dict[str, Any]) -> TrainingResult:
+    """The TrainingResult of the pod or job whose trigger fired `event`, or the error of its failure."""
+    if event.get("status") == "error":
+        raise RunnerError(f"model '{config.name}': {event.get('message')}")
+    if config.trainer.runner == "kubernetes" and config.trainer.kubernetes is not None:
+        from mlops_provider.training.remote.kubernetes import connect, finish_pod, not_started
+
+        options = config.trainer.kubernetes
+        pods = connect(options, namespace=event["namespace"])
+        if event["status"] == "not_started":
+            raise not_started(pods, event["pod"], options.startup_timeout_s, str(event.get("message") or ""))
+        return finish_pod(config, pods, pods.read(event["pod"]))
+    if config.trainer.runner == "sagemaker" and config.trainer.sagemaker is not None:
+        from mlops_provider.training.remote.sagemaker import clients, finish_job
+
+        client, s3 = clients(config.trainer.sagemaker)
+        return finish_job(config, s3, client.describe_training_job(TrainingJobName=event["job"]))
+    raise RunnerError(f"{config.source}: key 'trainer.runner' is '{config.trainer.runner}' now, but this task "
+                      f"started a remote training ({event}); run the DAG again")

@@ -98,34 +98,61 @@ def _api_client(options: KubernetesRunner) -> tuple[Any, str | None]:
     return hook.get_conn(), hook.get_namespace()
 
 
-def run_pod(config: ModelConfig, options: KubernetesRunner, training: RemoteTraining, *, has_login: bool,
-            log: Callable[..., None], api_client: Any = None, poll_interval: float = 5.0) -> TrainingResult:
-    """Run (or adopt) the training pod of `training` and return the TrainingResult it printed.
+def start_pod(config: ModelConfig, options: KubernetesRunner, training: RemoteTraining, *, has_login: bool,
+              log: Callable[..., None], api_client: Any = None) -> tuple[Pods, str]:
+    """Adopt the pod of an earlier try that is starting, running or has succeeded, or create this try's; returns
+    the pods' API and the pod's name.
 
     :param has_login: the MLflow connection has a login, which the pod can only get from `options.secret`.
     :param api_client: a `kubernetes.client.ApiClient`; default: the `KubernetesHook` of `options.conn_id`.
-    :param poll_interval: seconds between two reads of the pod's phase.
     """
     if has_login and options.secret is None:
         raise ConfigError(f"{config.source}: key 'trainer.kubernetes.secret': the MLflow connection has a login; "
                           "name the Kubernetes Secret (keys `username`, `password`) the pod reads it from")
-    namespace = options.namespace
-    if api_client is None:
-        api_client, connection_namespace = _api_client(options)
-        namespace = namespace or connection_namespace
-    pods = Pods(api_client, namespace or "default")
+    pods = connect(options, api_client)
     name = _adopt(pods, training, log)
     if name is None:
         name = training.name
         pods.create(pod_manifest(options, training, pods.namespace))
         log("Training pod %s/%s started (image %s)", pods.namespace, name, options.image)
-    pod = _wait(pods, name, options.startup_timeout_s, poll_interval, log)
+    return pods, name
+
+
+def connect(options: KubernetesRunner, api_client: Any = None, namespace: str | None = None) -> Pods:
+    """The pod API in `namespace`, else `options.namespace`, else the connection's, else `default`."""
+    namespace = namespace or options.namespace
+    if api_client is None:
+        api_client, connection_namespace = _api_client(options)
+        namespace = namespace or connection_namespace
+    return Pods(api_client, namespace or "default")
+
+
+def run_pod(config: ModelConfig, options: KubernetesRunner, training: RemoteTraining, *, has_login: bool,
+            log: Callable[..., None], api_client: Any = None, poll_interval: float = 5.0) -> TrainingResult:
+    """Run (or adopt) the training pod of `training`, waiting here, and return the TrainingResult it printed.
+
+    :param poll_interval: seconds between two reads of the pod's phase.
+    """
+    pods, name = start_pod(config, options, training, has_login=has_login, log=log, api_client=api_client)
+    return finish_pod(config, pods, _wait(pods, name, options.startup_timeout_s, poll_interval, log))
+
+
+def finish_pod(config: ModelConfig, pods: Pods, pod: dict[str, Any]) -> TrainingResult:
+    """The result of a pod that has ended: read from its log (then the pod is deleted), or the error of its failure."""
+    name = str(pod["metadata"]["name"])
     where = f"model '{config.name}': training pod {pods.namespace}/{name}"
-    if pod["status"].get("phase") != "Succeeded":
+    if (pod.get("status") or {}).get("phase") != "Succeeded":
         raise _failure(pods, pod, where)
     result = parse_result(pods.log(name, 200), where=where)
     pods.delete(name)  # read: a retry from here on finds the MLflow run itself (train_and_log reuses it)
     return result
+
+
+def not_started(pods: Pods, name: str, startup_timeout: float, why: str) -> RunnerError:
+    """Delete the pod that did not start in time (a retry starts a fresh one) and say why it did not."""
+    pods.delete(name)
+    return RunnerError(f"training pod {pods.namespace}/{name} still Pending after {startup_timeout:g}s "
+                       f"({why or 'not scheduled or not started'}); deleted it (trainer.kubernetes.startup_timeout_s)")
 
 
 def _adopt(pods: Pods, training: RemoteTraining, log: Callable[..., None]) -> str | None:
@@ -154,14 +181,11 @@ def _wait(pods: Pods, name: str, startup_timeout: float, poll_interval: float,
         if phase in ("Succeeded", "Failed"):
             return pod
         if phase in (None, "Pending") and time.monotonic() - started > startup_timeout:
-            why = _waiting(pod) or "not scheduled or not started"
-            pods.delete(name)
-            raise RunnerError(f"training pod {pods.namespace}/{name} still Pending after {startup_timeout:g}s "
-                              f"({why}); deleted it (trainer.kubernetes.startup_timeout_s)")
+            raise not_started(pods, name, startup_timeout, waiting_reason(pod))
         time.sleep(poll_interval)
 
 
-def _waiting(pod: dict[str, Any]) -> str:
+def waiting_reason(pod: dict[str, Any]) -> str:
     """Why the container waits (`ImagePullBackOff: ...`), or the pod's unschedulable condition."""
     status = pod.get("status") or {}
     for container in status.get("containerStatuses") or []:

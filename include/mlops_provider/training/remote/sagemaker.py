@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 MODEL_DIR = "/opt/ml/model"  # SageMaker archives it into the job's output
 ADOPTABLE = ("InProgress", "Completed")
+RUNNING = ("InProgress", "Stopping")
 ARGUMENT_MAX = 256  # characters of one ContainerArguments item
 # `mlops train`'s exit status for config, data or trainer errors, as SageMaker reports a container's exit
 DETERMINISTIC_EXIT = re.compile(r"exit code:?\s*2\b", re.IGNORECASE)
@@ -62,29 +63,54 @@ def _clients(options: SageMakerRunner) -> tuple[Any, Any]:
     return hook.conn, hook.s3_hook.get_conn()
 
 
-def run_job(config: ModelConfig, options: SageMakerRunner, training: RemoteTraining, *, has_login: bool,
-            log: Callable[..., None], sagemaker_client: Any = None, s3_client: Any = None,
-            poll_interval: float = 30.0) -> TrainingResult:
-    """Run (or adopt) the training job of `training` and return the TrainingResult it wrote.
+def start_job(config: ModelConfig, options: SageMakerRunner, training: RemoteTraining, *, has_login: bool,
+              log: Callable[..., None], sagemaker_client: Any) -> str:
+    """Adopt the job of an earlier try that is in progress or has completed, or create this try's; its name.
 
     :param has_login: the MLflow connection has a login, which the job can only get from `options.secret_arn`.
-    :param sagemaker_client: a boto3 SageMaker client; default: `SageMakerHook(options.conn_id)`'s (so is S3's).
-    :param s3_client: a boto3 S3 client that reads the job's output.
-    :param poll_interval: seconds between two `DescribeTrainingJob` calls.
     """
-    if has_login and options.secret_arn is None:
-        raise ConfigError(f"{config.source}: key 'trainer.sagemaker.secret_arn': the MLflow connection has a "
-                          "login; name the Secrets Manager secret ({username, password}) the job reads it from")
-    if sagemaker_client is None or s3_client is None:
-        hook_sagemaker, hook_s3 = _clients(options)
-        sagemaker_client, s3_client = sagemaker_client or hook_sagemaker, s3_client or hook_s3
+    require_secret(config, options, has_login)
     name = _adopt(sagemaker_client, training, log)
     if name is None:
         name = training.name
         sagemaker_client.create_training_job(**job_request(options, training))
         log("SageMaker training job %s started (%s x %s)", name, options.instance_count, options.instance_type)
-    job = _wait(sagemaker_client, name, poll_interval, log)
-    where = f"model '{config.name}': SageMaker training job {name}"
+    return name
+
+
+def require_secret(config: ModelConfig, options: SageMakerRunner, has_login: bool) -> None:
+    """The job can get the MLflow connection's login only from `options.secret_arn`: refuse before any call."""
+    if has_login and options.secret_arn is None:
+        raise ConfigError(f"{config.source}: key 'trainer.sagemaker.secret_arn': the MLflow connection has a "
+                          "login; name the Secrets Manager secret ({username, password}) the job reads it from")
+
+
+def clients(options: SageMakerRunner, sagemaker_client: Any = None, s3_client: Any = None) -> tuple[Any, Any]:
+    """The SageMaker and S3 clients given, else those of `SageMakerHook(options.conn_id)`."""
+    if sagemaker_client is None or s3_client is None:
+        hook_sagemaker, hook_s3 = _clients(options)
+        sagemaker_client, s3_client = sagemaker_client or hook_sagemaker, s3_client or hook_s3
+    return sagemaker_client, s3_client
+
+
+def run_job(config: ModelConfig, options: SageMakerRunner, training: RemoteTraining, *, has_login: bool,
+            log: Callable[..., None], sagemaker_client: Any = None, s3_client: Any = None,
+            poll_interval: float = 30.0) -> TrainingResult:
+    """Run (or adopt) the training job of `training`, waiting here, and return the TrainingResult it wrote.
+
+    :param sagemaker_client: a boto3 SageMaker client; default: `SageMakerHook(options.conn_id)`'s (so is S3's).
+    :param s3_client: a boto3 S3 client that reads the job's output.
+    :param poll_interval: seconds between two `DescribeTrainingJob` calls.
+    """
+    require_secret(config, options, has_login)
+    sagemaker_client, s3_client = clients(options, sagemaker_client, s3_client)
+    name = start_job(config, options, training, has_login=has_login, log=log, sagemaker_client=sagemaker_client)
+    return finish_job(config, s3_client, _wait(sagemaker_client, name, poll_interval, log))
+
+
+def finish_job(config: ModelConfig, s3_client: Any, job: dict[str, Any]) -> TrainingResult:
+    """The result of a job that has ended, read from its output archive, or the error of its failure."""
+    where = f"model '{config.name}': SageMaker training job {job['TrainingJobName']}"
     status = job["TrainingJobStatus"]
     if status != "Completed":
         reason = job.get("FailureReason") or f"status {status}"
@@ -113,7 +139,7 @@ def _wait(client: Any, name: str, poll_interval: float, log: Callable[..., None]
         if status != last:
             log("SageMaker training job %s: %s (%s)", name, *status)
             last = status
-        if job["TrainingJobStatus"] not in ("InProgress", "Stopping"):
+        if job["TrainingJobStatus"] not in RUNNING:
             return job
         time.sleep(poll_interval)
 
