@@ -15,6 +15,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Commands whose own module parses their arguments (`mlops validate --help` shows theirs).
 DELEGATED = {
     "validate": ("mlops_provider.validation.cli", "main", "validate a data file against a model's expectation suite"),
+    "train": ("mlops_provider.training.cli", "main", "train a model as the train task does (in a pod or job)"),
     "trigger": ("mlops_provider.client.cli", "trigger_main", "trigger mlops_retraining over Airflow's REST API"),
     "monitor": ("mlops_provider.client.cli", "monitor_main", "watch a model's inference log; trigger on drift"),
     "serve": ("mlops_provider.serving.cli", "serve_main", "run the local model server for a model"),
