@@ -101,14 +101,15 @@ def alias_history() -> None:
 
 
 def drift_loop(api: AirflowClient) -> None:
-    """Calm traffic for breast_cancer, drifted traffic for credit_default; the monitor finds the drift,
-    emits the drift event, and the scheduler starts mlops_retraining on it."""
+    """Calm traffic for breast_cancer and diabetes_progression, drifted traffic for credit_default; the monitor
+    finds the drift, emits the drift event, and the scheduler starts mlops_retraining on it."""
     mlops = str(BIN / "mlops")
-    run_or_fail("demo-traffic", [mlops, "demo-traffic", "breast_cancer", "--rows", "300", "--tracking-uri",
-                                 MLFLOW_URL])
+    for calm in ("breast_cancer", "diabetes_progression"):
+        run_or_fail("demo-traffic", [mlops, "demo-traffic", calm, "--rows", "300", "--tracking-uri", MLFLOW_URL])
     run_or_fail("demo-traffic", [mlops, "demo-traffic", "credit_default", "--rows", "600", "--drift", "0.8",
                                  "--seed", str(int(time.time()) % 1000), "--tracking-uri", MLFLOW_URL])
-    log("sent demo traffic: 300 calm requests to breast_cancer, 600 drifted requests to credit_default")
+    log("sent demo traffic: 300 calm requests each to breast_cancer and diabetes_progression, 600 drifted "
+        "requests to credit_default")
     before = run_ids(api, "mlops_retraining")
     api.unpause("mlops_retraining")
     finished(api, "mlops_drift_monitor", run_dag(api, "mlops_drift_monitor"), "detect drift, report, emit event")
