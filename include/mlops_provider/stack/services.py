@@ -20,6 +20,7 @@ from mlops_provider.stack.compose import Compose, Loopback, StackError, image_pa
 from mlops_provider.stack.hostname import WORKER_NAME_ENV
 
 BIN = Path(sys.executable).parent
+IMAGE_AIRFLOW_HOME = "/opt/airflow"
 DB_USER = "postgres"  # the system account of Debian's postgresql package
 SYSTEM_PACKAGES = ("postgresql", "redis-server")
 # MLflow's artifacts go to a local folder through its artifact proxy instead of MinIO's S3
@@ -127,7 +128,8 @@ def loopback(compose: Compose, service: str, folder: Path, ports: Ports) -> Loop
     """
     hosts = {"postgres": ports.postgres, "redis": ports.redis, "mlflow": ports.mlflow,
              "airflow-apiserver": ports.airflow}
-    paths: dict[str, Path] = dict(image_paths())
+    # the image's AIRFLOW_HOME is /opt/airflow: what no volume or COPY covers there is in the local AIRFLOW_HOME
+    paths: dict[str, Path] = {IMAGE_AIRFLOW_HOME: folder / "airflow", **image_paths()}
     binds: list[tuple[Path, Path]] = []
     for source, inside in compose.volumes(service):
         if source.startswith((".", "/")):
@@ -181,7 +183,7 @@ def airflow_env(compose: Compose, service: str, folder: Path, ports: Ports, work
     view = loopback(compose, service, folder, ports)
     env = service_env(compose, service, view)
     env.update({
-        "AIRFLOW_HOME": str(folder / "airflow"),
+        "AIRFLOW_HOME": str(view.local_path(IMAGE_AIRFLOW_HOME)),
         "AIRFLOW__CORE__DAGS_FOLDER": str(view.local_path("/opt/airflow/dags")),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(view.local_path("/opt/airflow/plugins")),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(folder / "volumes" / "airflow-logs"),
