@@ -99,14 +99,16 @@ def stop(folder: Path, name: str, sig: signal.Signals = signal.SIGTERM, grace: f
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    deadline = time.monotonic() + grace
+    started = time.monotonic()
+    deadline = started + grace
     while running(folder, name) is not None and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it when we are its parent (the same `mlops` process)
         time.sleep(0.3)
-    if running(folder, name) is not None:
+    killed = running(folder, name) is not None
+    if killed:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
     pid_file(folder, name).unlink(missing_ok=True)
-    log(f"stopped {name}")
+    log(f"stopped {name} in {time.monotonic() - started:.1f} s{' (killed)' if killed else ''}")
     return True
