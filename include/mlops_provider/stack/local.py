@@ -233,6 +233,9 @@ def _airflow(folder: Path, compose: Compose, ports: Ports, workers: int, concurr
         if not running(folder, name):
             procs[name] = start(folder, name, airflow_command(compose, service),
                                 airflow_env(compose, service, folder, ports, models_dir=models_dir), folder)
+    for surplus in sorted(p.stem for p in (folder / "run").glob("worker-*.pid")):
+        if int(surplus.removeprefix("worker-")) > workers:  # an earlier `up` asked for more
+            processes.stop(folder, surplus)
     for number in range(1, workers + 1):
         name = worker_name(number)
         if running(folder, name):
