@@ -96,6 +96,7 @@ def test_training_runs_on_both_workers_and_leaves_champions(stack: dict[str, Any
     tis = httpx.get(f"{stack['airflow_url']}/api/v2/dags/mlops_training/dagRuns/stack-test/taskInstances",
                     params={"limit": 100}, headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
     ran = {ti["task_id"]: ti["hostname"] for ti in tis["task_instances"]}
+    print("stack: tasks per worker " + ", ".join(f"{w} {list(ran.values()).count(w)}" for w in WORKERS), flush=True)
     assert state == "success", f"mlops_training ended {state}: {ran}"
     assert set(ran.values()) == set(WORKERS), f"each task names the worker that ran it: {ran}"
 

@@ -68,7 +68,7 @@ def up(folder: Path, *, workers: int = 1, concurrency: int | None = None,
     ports = _ports(folder, workers)
     compose = Compose.load(_env_file(folder, ports))
     for volume in compose.document.get("volumes") or {}:
-        (folder / "volumes" / volume).mkdir(exist_ok=True)
+        (folder / "volumes" / volume).mkdir(mode=0o700, exist_ok=True)  # private, as Docker keeps its volumes
     try:
         _postgres(folder, compose, ports)
         _redis(folder, compose, ports)
@@ -211,7 +211,7 @@ def _mlflow(folder: Path, compose: Compose, ports: Ports) -> None:
     url = f"http://127.0.0.1:{ports.mlflow}"
     if not running(folder, "mlflow"):
         view = loopback(compose, "mlflow", folder, ports)
-        (folder / "volumes" / "mlflow-artifacts").mkdir(exist_ok=True)
+        (folder / "volumes" / "mlflow-artifacts").mkdir(mode=0o700, exist_ok=True)
         proc = start(folder, "mlflow", mlflow_command(compose, view, folder, ports.mlflow),
                      mlflow_env(compose, view), folder)
         wait_http(f"{url}/health", 240, proc, log_file(folder, "mlflow"))

@@ -259,7 +259,7 @@ def redis_config(compose: Compose, folder: Path, port: int) -> Path:
     if not password:
         raise StackError("docker-compose.yaml: the service redis has no REDIS_PASSWORD")
     data = folder / "volumes" / "redis"
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "secrets" / "redis.conf"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
