@@ -26,7 +26,7 @@ CATEGORICAL = "categorical"
 
 # scipy.stats.ks_2samp(method="auto") computes the exact p-value up to this sample size.
 KS_EXACT_MAX_N = 10000
-WASSERSTEIN_STD_FLOOR = 0.001
+WASSERSTEIN_STD_FLOOR = summary.WASSERSTEIN_STD_FLOOR
 # Evidently bins a numerical column into a histogram for jensenshannon/psi only above this many distinct
 # reference values; below it compares value frequencies like a categorical column.
 HISTOGRAM_MIN_UNIQUE = 20
