@@ -3,30 +3,19 @@ verdict check catches a score off by more than 1e-3."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "drift.py"
 
 
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_drift", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_small_run_prints_the_compact_profile(tmp_path: Path) -> None:
+def test_a_small_run_prints_the_compact_profile() -> None:
     env = {**os.environ, "PYTHONPATH": str(BENCH.parents[1] / "include")}
     done = subprocess.run([sys.executable, str(BENCH), "--rows", "20000", "--columns", "4", "--skip-evidently"],
                           capture_output=True, text=True, check=False, env=env, timeout=300)
@@ -37,14 +26,16 @@ def test_a_small_run_prints_the_compact_profile(tmp_path: Path) -> None:
     assert "| detect_drift(compact profile from file, DataFrame) |" in done.stdout
 
 
-def test_the_compact_check_allows_1e_3_and_no_more(bench: ModuleType) -> None:
+def test_the_compact_check_allows_1e_3_and_no_more() -> None:
+    check_same_verdicts = runpy.run_path(str(BENCH))["check_same_verdicts"]
+
     def result(score: float) -> dict:
         columns = {"a": ["wasserstein", score, True], "b": ["jensenshannon", 0.01, False]}
         return {"dataset_drifted": True, "columns": columns}
 
     peer, close, far = result(0.2), result(0.2009), result(0.2011)
-    assert bench.check_same_verdicts(close, peer, "close", compact=True) == pytest.approx(0.0009)
+    assert check_same_verdicts(close, peer, "close", compact=True) == pytest.approx(0.0009)
     with pytest.raises(AssertionError):
-        bench.check_same_verdicts(far, peer, "far", compact=True)
+        check_same_verdicts(far, peer, "far", compact=True)
     with pytest.raises(AssertionError):
-        bench.check_same_verdicts(close, peer, "exact")
+        check_same_verdicts(close, peer, "exact")
