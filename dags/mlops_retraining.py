@@ -13,8 +13,9 @@ Retrains one model on request; never on a clock. Started by
 A request for a model retrained successfully less than `drift.cooldown_minutes` ago is recorded
 (this run) and skipped with the reason in the log; `manual` requests are never held back. A request
 without a model, or for a model that has no config, fails its `request` task once (no retry), naming the
-model. At most one retraining runs at a time (`max_active_runs=1`), so two triggers never train a model
-twice at once.
+model. Retrainings of different models run side by side (up to four at once); a request for a model that another
+run is retraining (for example one waiting for a person's approval) is skipped with the holding run named, so
+two triggers never train a model twice at once and a pending approval holds up no other model.
 
 Then the same per-model chain as `mlops_training` (one definition, `mlops_provider.pipeline`):
 **validate → train → evaluate → register → promote** (with **approve** between register and promote when any
@@ -43,7 +44,7 @@ MODELS = model_names()
     if MODELS else None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=4,  # one model at a time each: see `request`
     description="Retrain one model on a drift event or a REST/UI request: validate, train, gate, promote.",
     doc_md=__doc__,
     tags=["mlops", "training", "retraining"],
@@ -72,12 +73,17 @@ def mlops_retraining() -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from mlops_provider.config import load_model_config
-        from mlops_provider.cooldown import LAST_RETRAINING_VARIABLE, retraining_block
+        from mlops_provider.cooldown import (
+            LAST_RETRAINING_VARIABLE,
+            RUNNING_RETRAINING_VARIABLE,
+            retraining_block,
+            retraining_in_progress,
+        )
         from mlops_provider.operators.base import fail_without_retry
         from mlops_provider.retraining import resolve_request
 
         # a request for a missing or unknown model fails the same way on every try: fail once, so the
-        # requests queued behind this run (max_active_runs=1) are not held up by its retries
+        # requests queued behind this run (max_active_runs) are not held up by its retries
         with fail_without_retry():
             wanted = resolve_request(dict(params or {}), dag_run.conf if dag_run else None,
                                      triggering_asset_events)
@@ -87,7 +93,29 @@ def mlops_retraining() -> None:
                                  now=datetime.now(UTC))
         if blocked:
             raise AirflowSkipException(blocked)
+        running = RUNNING_RETRAINING_VARIABLE.format(model=config.name)
+        holder = Variable.get(running, default=None)
+        state = _run_state(dag_run.dag_id, holder) if holder and holder != dag_run.run_id else None
+        busy = retraining_in_progress(config.name, run_id=dag_run.run_id, holder=holder, holder_state=state)
+        if busy:
+            raise AirflowSkipException(busy)
+        # best effort, not a lock: two requests for one model within the same second may both run (each version
+        # is then registered and judged like any other, under the promotion lock)
+        Variable.set(running, dag_run.run_id)
         return wanted
+
+    def _run_state(dag_id: str, run_id: str) -> str | None:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        try:
+            state = RuntimeTaskInstance.get_dagrun_state(dag_id, run_id)
+            return str(getattr(state, "value", state))  # the SDK's DagRunState prints as "DagRunState.RUNNING"
+        except Exception as err:  # a run deleted since holds nothing
+            import logging
+
+            logging.getLogger(__name__).warning("run %s of %s holds no model: its state could not be read "
+                                                "(%s: %s)", run_id, dag_id, type(err).__name__, err)
+            return None
 
     @task
     def record_success(model: str) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlops_provider import settings
 from mlops_provider.alerts import AlertSpec
 from mlops_provider.exceptions import ConfigError
+from mlops_provider.training.remote.options import KubernetesRunner, SageMakerRunner
 
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -73,6 +74,10 @@ class TrainerConfig(_Strict):
                                                       "package's list (e.g. a function of your own package)")
     allow_pickle: bool = Field(False, description="load (and save) models with pickle, which runs code from the "
                                                   "artifact: only for a registry nobody else can write to")
+    runner: Literal["local", "kubernetes", "sagemaker"] = Field("local", description="where the training runs: "
+                                                                "in the task, in a pod, as a SageMaker job")
+    kubernetes: KubernetesRunner | None = Field(None, description="the pod, for `runner: kubernetes`")
+    sagemaker: SageMakerRunner | None = Field(None, description="the training job, for `runner: sagemaker`")
 
     @field_validator("callable")
     @classmethod
@@ -364,6 +369,18 @@ class ModelConfig(_Strict):
         if isinstance(trainer, dict) and "callable" not in trainer:
             data = {**data, "trainer": {**trainer, "callable": DEFAULT_TRAINERS[data["task"]]}}
         return data
+
+    @model_validator(mode="after")
+    def _runner_has_its_block(self) -> ModelConfig:
+        for name in ("kubernetes", "sagemaker"):
+            given = getattr(self.trainer, name) is not None
+            if self.trainer.runner == name and not given:
+                raise ValueError(f"key 'trainer.{name}': required with `runner: {name}` (at least its "
+                                 f"{'`image`' if name == 'kubernetes' else '`image_uri`, `role_arn`, `output_s3`'})")
+            if given and self.trainer.runner != name:
+                raise ValueError(f"key 'trainer.{name}': only read with `runner: {name}` (runner is "
+                                 f"'{self.trainer.runner}')")
+        return self
 
     @model_validator(mode="after")
     def _target_not_a_feature(self) -> ModelConfig:

@@ -47,3 +47,17 @@ def retraining_block(request: dict[str, Any], *, last_success: str | None, coold
     return (f"model '{request['model']}' was retrained successfully at {ended.isoformat(timespec='seconds')}; "
             f"cooldown of {cooldown_minutes} minutes until {until.isoformat(timespec='seconds')}: "
             f"skipping this '{request['reason']}' request from {request['requested_by']}")
+
+
+RUNNING_RETRAINING_VARIABLE = "mlops_retrain_running__{model}"
+ACTIVE_RUN_STATES = ("queued", "running")
+
+
+def retraining_in_progress(model: str, *, run_id: str, holder: str | None, holder_state: str | None) -> str | None:
+    """Why this run must not retrain `model` because another run does (`holder`, the run id the model's running
+    Variable names, and that run's state), or None. A holder that has ended, or this run itself (a retry), does
+    not block: the Variable is never cleared, an ended run simply stops counting."""
+    if not holder or holder == run_id or holder_state not in ACTIVE_RUN_STATES:
+        return None
+    return (f"model '{model}' is being retrained by run {holder} ({holder_state}; it may be waiting for a "
+            f"person's approval): skipping this request, which that run already answers")

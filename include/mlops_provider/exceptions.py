@@ -27,6 +27,10 @@ class TrainingError(MlopsError):
     """The configured trainer raised or returned something that is not a model."""
 
 
+class RunnerError(MlopsError):
+    """A training pod or SageMaker job failed, never started or cannot be read back; a retry may fix it."""
+
+
 class EvaluationError(MlopsError):
     """A model could not be scored on the holdout (one class only, missing columns, bad metric)."""
 

@@ -20,12 +20,19 @@ from mlops_provider.history import read_history, versions_entries
 from mlops_provider.mlflow_urls import artifact_url, model_version_url, run_url
 from mlops_provider.tracking import (
     TAG_APPROVAL,
+    TAG_CHAMPION_AT_DECISION,
+    TAG_CRITERIA,
     TAG_DAG_RUN,
     TAG_DATA_SOURCES,
+    TAG_DECISION,
     TAG_DEGRADED,
     TAG_DIGEST,
+    TAG_GATE,
+    TAG_METRIC,
     TAG_MONITOR,
     TAG_REASON,
+    TAG_SCORE_CANDIDATE,
+    TAG_SCORE_CHAMPION,
     TAG_VALIDATION,
     serving_alias,
 )
@@ -34,10 +41,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 TAG_PASSPORT = "mlops.passport"  # version tag: the MLflow UI page of the passport's HTML artifact
-TAG_CRITERIA = "mlops.criteria"  # version tag (JSON) written by the gate when it judges several criteria
 PASSPORT_JSON, PASSPORT_HTML = "passport/passport.json", "passport/passport.html"
-GATE_TAGS = ("mlops.decision", "mlops.gate", "mlops.metric", "mlops.score.candidate", "mlops.score.champion",
-             "mlops.champion_at_decision")
+GATE_TAGS = (TAG_DECISION, TAG_GATE, TAG_METRIC, TAG_SCORE_CANDIDATE, TAG_SCORE_CHAMPION, TAG_CHAMPION_AT_DECISION)
 SERVING_PREFIX = serving_alias("")
 
 

@@ -58,7 +58,23 @@ def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
     except MlflowException as err:
         if _missing(err) or "not found" in str(err).lower():
             return None
+        # MLflow's basic-auth app answers 403, not 404, for an alias of a model that does not exist (it cannot
+        # check a permission on it); reading the model itself tells "no such model" from a real refusal
+        if getattr(err, "error_code", "") == "PERMISSION_DENIED" and not _model_exists(client, model):
+            return None
         raise
+
+
+def _model_exists(client: MlflowClient, model: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(model)
+    except MlflowException as err:
+        if _missing(err):
+            return False
+        raise
+    return True
 
 
 def find_version(client: MlflowClient, model: str, run_id: str, dag_run_id: str) -> Any | None:
@@ -128,13 +144,30 @@ def record_decision(client: MlflowClient, model: str, version: str, decision: Ga
                              else f"{evaluation['champion_score']:.6f}"),
         TAG_CHAMPION_AT_DECISION: evaluation.get("champion_version") or "",
     }
-    criteria = list(evaluation.get("criteria") or [])
-    if criteria:
-        tags[TAG_CRITERIA] = _criteria_json(criteria)
-        for criterion in criteria:
-            tags[TAG_CRITERION.format(index=criterion["index"], name=criterion["name"])] = str(criterion["verdict"])
     for key, value in tags.items():
         client.set_model_version_tag(model, version, key, value)
+    record_criteria(client, model, version, evaluation)
+
+
+def record_criteria(client: MlflowClient, model: str, version: str, evaluation: dict[str, Any] | Evaluation
+                    ) -> None:
+    """Every criterion's verdict as version tags (`mlops.criteria` JSON, one `mlops.gate.<index>.<name>` tag each): the
+    approve task writes them before it asks, so the Models page and the passport show what the person judged."""
+    criteria = list(evaluation.get("criteria") or [])
+    if not criteria:
+        return
+    tags = {TAG_CRITERIA: _criteria_json(criteria)}
+    for criterion in criteria:
+        tags[TAG_CRITERION.format(index=criterion["index"], name=criterion["name"])] = str(criterion["verdict"])
+    for key, value in tags.items():
+        client.set_model_version_tag(model, version, key, value)
+
+
+def record_refusal(client: MlflowClient, model: str, version: str, why: str) -> None:
+    """A candidate a person refused (or nobody approved in time): `mlops.decision=rejected` and why, as the gate
+    records its own refusals; the champion is not touched."""
+    client.set_model_version_tag(model, version, TAG_DECISION, "rejected")
+    client.set_model_version_tag(model, version, TAG_GATE, why[:5000])
 
 
 def _criteria_json(criteria: list[dict[str, Any]], limit: int = 5000) -> str:

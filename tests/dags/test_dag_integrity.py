@@ -53,8 +53,11 @@ def test_every_task_retries_with_a_timeout(bag: Any) -> None:
 def test_training_dag_covers_every_configured_model(bag: Any) -> None:
     from mlops_provider.settings import model_names
 
-    groups = {task.task_id.split(".")[0] for task in bag.dags["mlops_training"].tasks}
-    assert groups == set(model_names()) == {"credit_default", "breast_cancer"}
+    dag = bag.dags["mlops_training"]
+    groups = {task.task_id.split(".")[0] for task in dag.tasks}
+    assert groups == set(model_names()) == {"credit_default", "breast_cancer", "diabetes_progression"}
+    # only the model that asks for a person's sign-off waits for one
+    assert {t.task_id for t in dag.tasks if t.task_id.endswith(".approve")} == {"diabetes_progression.approve"}
 
 
 PROBE = """

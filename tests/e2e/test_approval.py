@@ -4,6 +4,7 @@ a second answer refused, a rejection, a timeout."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -20,7 +21,7 @@ from mlops_provider.tracking import (
     TAG_APPROVAL_BY,
     TAG_APPROVAL_COMMENT,
 )
-from tests.e2e.test_rest_retraining import DAG, _task_states, _wait, trigger, wait_for_dag
+from tests.helpers.retraining_runs import DAG, task_states, trigger, wait_for_dag, wait_run
 
 pytestmark = pytest.mark.e2e
 APPROVE_TASK = "retrain.approve"
@@ -34,7 +35,7 @@ def _start(api: httpx.Client, model: str, run_id: str) -> None:
 def _await_input(api: httpx.Client, run_id: str, timeout: float = 150) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = _task_states(api, run_id)
+        states = task_states(api, run_id)
         if states.get(APPROVE_TASK) == "awaiting_input":
             # Airflow 3.3.2 race: an answer within a second of the pause re-queues the task before the scheduler
             # has processed the pausing process's exit, which it then takes for an external change and retries
@@ -45,7 +46,7 @@ def _await_input(api: httpx.Client, run_id: str, timeout: float = 150) -> None:
         if api.get(f"/dags/{DAG}/dagRuns/{run_id}").json()["state"] in ("success", "failed"):
             break
         time.sleep(2)
-    raise AssertionError(f"run {run_id} did not wait at {APPROVE_TASK}: {_task_states(api, run_id)}")
+    raise AssertionError(f"run {run_id} did not wait at {APPROVE_TASK}: {task_states(api, run_id)}")
 
 
 def _version(client: Any, model: str, run_id: str) -> Any:
@@ -108,7 +109,7 @@ def test_approve_reject_twice_answered_and_timeout(live_airflow: Any, mlflow_ser
     again = api.patch(path, json={"chosen_options": ["Reject"], "params_input": {}})
     assert again.status_code == 409, again.text
 
-    assert _wait(api, first, timeout=300) == "success", _task_states(api, first)
+    assert wait_run(api, first, timeout=300) == "success", task_states(api, first)
     model = mlflow.get_registered_model("signed_cancer")
     assert model.aliases[CHAMPION] == candidate.version and model.aliases[PREVIOUS] == other.version
     tags = mlflow.get_model_version("signed_cancer", candidate.version).tags
@@ -122,24 +123,28 @@ def test_approve_reject_twice_answered_and_timeout(live_airflow: Any, mlflow_ser
     _await_input(api, second)
     rejected = _version(mlflow, "signed_cancer", second)
     assert reject_main(["signed_cancer", rejected.version, "--comment", "holdout too small to tell"]) == 0
-    assert _wait(api, second, timeout=300) == "success", _task_states(api, second)
-    assert _task_states(api, second)["retrain.promote"] == "skipped"
+    assert wait_run(api, second, timeout=300) == "success", task_states(api, second)
+    assert task_states(api, second)["retrain.promote"] == "skipped"
     assert mlflow.get_registered_model("signed_cancer").aliases[CHAMPION] == candidate.version
     tags = mlflow.get_model_version("signed_cancer", rejected.version).tags
     assert (tags[TAG_APPROVAL], tags[TAG_APPROVAL_BY], tags[TAG_APPROVAL_COMMENT]) == (
         "rejected", live_airflow.user, "holdout too small to tell")
+    # what the person judged is on the version (recorded before asking), and so is the refusal
+    assert tags["mlops.decision"] == "rejected" and "holdout too small to tell" in tags["mlops.gate"]
+    assert [c["name"] for c in json.loads(tags["mlops.criteria"])] == ["roc_auc"]
     assert approve_main(["signed_cancer", rejected.version]) == 1  # nothing waits any more
     assert "answered already: Reject by e2e" in capsys.readouterr().err
 
     # 3. nobody answers within hurried_cancer's timeout (~7 s): recorded, the task fails, no champion
     third = f"approval_late__{stamp}"
     _start(api, "hurried_cancer", third)
-    assert _wait(api, third, timeout=150) == "failed"
-    states = _task_states(api, third)
+    assert wait_run(api, third, timeout=150) == "failed"
+    states = task_states(api, third)
     assert (states[APPROVE_TASK], states["retrain.promote"]) == ("failed", "upstream_failed"), states
     late = _version(mlflow, "hurried_cancer", third)
     tags = mlflow.get_model_version("hurried_cancer", late.version).tags
     assert tags[TAG_APPROVAL] == "timed_out" and tags[TAG_APPROVAL_COMMENT].startswith("no answer within")
+    assert tags["mlops.decision"] == "rejected" and tags["mlops.gate"].startswith("not approved: no answer")
     assert mlflow.get_registered_model("hurried_cancer").aliases.get(CHAMPION) is None
     assert approve_main(["hurried_cancer", late.version]) == 1
     assert "no longer waits (its task is failed" in capsys.readouterr().err

@@ -9,25 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.retraining_runs import DAG, runs, task_states, trigger, wait_for_dag, wait_run
+
 pytestmark = pytest.mark.e2e
-DAG = "mlops_retraining"
-
-
-def wait_for_dag(api: httpx.Client, dag_id: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if api.get(f"/dags/{dag_id}").status_code == 200:
-            return
-        time.sleep(2)
-    raise AssertionError(f"{dag_id} not parsed in {timeout}s; import errors: {api.get('/importErrors').text[:2000]}")
-
-
-def runs(api: httpx.Client) -> list[dict[str, Any]]:
-    return list(api.get(f"/dags/{DAG}/dagRuns").json()["dag_runs"])
-
-
-def trigger(api: httpx.Client, run_id: str, conf: Any) -> httpx.Response:
-    return api.post(f"/dags/{DAG}/dagRuns", json={"logical_date": None, "dag_run_id": run_id, "conf": conf})
 
 
 def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_server: str,
@@ -62,8 +46,8 @@ def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_serve
     run_id = f"e2e__{int(time.time())}"
     created = trigger(api, run_id, good)
     assert created.status_code == 200, created.text
-    state = _wait(api, run_id, timeout=240)
-    assert state == "success", _task_states(api, run_id)
+    state = wait_run(api, run_id, timeout=240)
+    assert state == "success", task_states(api, run_id)
 
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     versions = [v for v in client.search_model_versions("name = 'breast_cancer'")
@@ -96,19 +80,4 @@ def test_rest_contract_and_a_real_retraining_run(live_airflow: Any, mlflow_serve
     assert code == 0
     newest = max(runs(api), key=lambda r: r["queued_at"] or "")
     assert newest["dag_run_id"] != run_id
-    assert _task_states(api, newest["dag_run_id"])["request"] == "skipped"
-
-
-def _wait(api: httpx.Client, run_id: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = api.get(f"/dags/{DAG}/dagRuns/{run_id}").json()["state"]
-        if state in ("success", "failed"):
-            return str(state)
-        time.sleep(3)
-    return "timeout"
-
-
-def _task_states(api: httpx.Client, run_id: str) -> dict[str, str]:
-    items = api.get(f"/dags/{DAG}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
-    return {item["task_id"]: item["state"] for item in items}
+    assert task_states(api, newest["dag_run_id"])["request"] == "skipped"

@@ -19,6 +19,9 @@ The service proxy (`/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH`) forwar
 server of the test, as `{proxy_upstream}/v{version}/PATH`, where `version` is the `mlops.version` label of the first
 ready pod the Service selects; with no ready pod it answers 503 like the real API server.
 
+Pods created by POST (a training's) are kept apart in `created_pods` (`tests.helpers.fake_pods`): the test's
+script plays their container.
+
 Every request is recorded (`requests`) with method, path, query and content type, and every write is recorded with
 a snapshot of all Deployments' status at that instant (`writes`), so tests can ask what was ready when a Service
 selector changed.
@@ -34,6 +37,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,7 +46,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from tests.helpers.http import send_json
+from tests.helpers.fake_pods import CreatedPods
+from tests.helpers.http import send_json, send_text
 
 APPLY = "application/apply-patch+yaml"
 KINDS = {  # (group path, resource) -> (apiVersion, kind)
@@ -82,7 +88,11 @@ class FakeKubernetes:
     _thread: threading.Thread | None = None
     url: str = ""
     proxy_upstream: str = ""
+    created_pods: CreatedPods = field(init=False)  # POSTed pods (a training's), run by the test's script
     _resource_version: int = 0
+
+    def __post_init__(self) -> None:
+        self.created_pods = CreatedPods(self.lock)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -156,10 +166,13 @@ class FakeKubernetes:
             except ApiError as err:
                 code, payload = err.code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                            "message": err.message, "reason": err.reason, "code": err.code}
-        send_json(handler, code, payload)
+        if isinstance(payload, str):
+            send_text(handler, code, payload)  # a pod's log
+        else:
+            send_json(handler, code, payload)
 
     def _route(self, method: str, path: str, query: dict[str, str], content_type: str,
-               body: bytes) -> tuple[int, dict[str, Any]]:
+               body: bytes) -> tuple[int, Any]:
         parts = path.rstrip("/").split("/")
         # /api/v1/namespaces/NS/RESOURCE[/NAME] or /apis/GROUP/VERSION/namespaces/NS/RESOURCE[/NAME]
         prefix_len = 3 if parts[1] == "api" else 4
@@ -171,13 +184,10 @@ class FakeKubernetes:
         name = rest[3] if len(rest) > 3 else None
         if (prefix, resource) == ("/api/v1", "services") and len(rest) > 4 and rest[4] == "proxy":
             return self._proxy(method, namespace, rest[3], "/".join(rest[5:]), content_type, body)
+        if (prefix, resource) == ("/api/v1", "pods"):
+            return self._pod_call(method, namespace, name, rest[4:], query, body)
         if len(rest) > 4:
             raise ApiError(404, "NotFound", f"subresource {rest[4]} is not served by this fake")
-        if (prefix, resource) == ("/api/v1", "pods"):
-            if method != "GET" or name is not None:
-                raise ApiError(405, "MethodNotAllowed", "the fake serves pods read-only, as a list")
-            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
-                         "items": self._pods(namespace, _selector(query.get("labelSelector", "")))}
         if (prefix, resource) not in KINDS:
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({path})")
         api_version, kind = KINDS[(prefix, resource)]
@@ -230,6 +240,34 @@ class FakeKubernetes:
             return code, json.loads(data)
         except ValueError:
             return code, {"message": data.decode(errors="replace")}
+
+    def _pod_call(self, method: str, namespace: str, name: str | None, sub: list[str], query: dict[str, str],
+                  body: bytes) -> tuple[int, Any]:
+        """Pods: the Deployments' (listed only) and those created by POST (`created_pods`)."""
+        created = self.created_pods
+        if name is None and method == "GET":
+            wanted = _selector(query.get("labelSelector", ""))
+            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                         "items": self._pods(namespace, wanted) + created.matching(namespace, wanted)}
+        if name is None and method == "POST":
+            pod = json.loads(body)
+            try:
+                return 201, created.create(namespace, pod)
+            except KeyError:
+                raise ApiError(409, "AlreadyExists", f'pods "{pod["metadata"]["name"]}" already exists') from None
+        if sub == ["log"] and method == "GET":
+            text = created.log(namespace, str(name), query.get("tailLines"))
+            if text is None:
+                raise ApiError(404, "NotFound", f'pods "{name}" not found')
+            return 200, text
+        if not sub and method == "GET" and created.get(namespace, str(name)) is not None:
+            return 200, created.get(namespace, str(name))
+        if not sub and method == "DELETE" and created.delete(namespace, str(name)):
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        if not sub and method in ("GET", "DELETE"):
+            raise ApiError(404, "NotFound", f'pods "{name}" not found')
+        raise ApiError(405, "MethodNotAllowed", f"{method} of pods{'/' + '/'.join(sub) if sub else ''} is not "
+                                                "served by this fake")
 
     def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         obj = self.objects.get((kind, namespace, name))
@@ -393,6 +431,31 @@ class FakeKubernetes:
                     if _matches(labels, wanted):
                         pods.append(_pod(f"{name}-{_hash(pod_template)}-{index}", namespace, labels, reason))
         return pods
+
+
+@contextmanager
+def fake_cluster(**settings: Any) -> Iterator[tuple[FakeKubernetes, Any]]:
+    """A started `FakeKubernetes(**settings)` and a `kubernetes.client.ApiClient` talking to it."""
+    from kubernetes import client
+
+    fake = FakeKubernetes(**settings)
+    url = fake.start()
+    api = client.ApiClient(client.Configuration(host=url))
+    try:
+        yield fake, api
+    finally:
+        api.close()
+        fake.stop()
+
+
+def airflow_connection(url: str, namespace: str) -> str:
+    """A `kubernetes` Airflow connection (an AIRFLOW_CONN_ value) to the fake at `url`, the way a deployment
+    configures one: an inline kube config and a default namespace."""
+    kube_config = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+                   "clusters": [{"name": "fake", "cluster": {"server": url}}],
+                   "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+                   "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "tester"}}]}
+    return json.dumps({"conn_type": "kubernetes", "extra": {"kube_config": kube_config, "namespace": namespace}})
 
 
 def _validate_virtual_service(name: str, spec: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Copies of the demo's credit_default config under names no other test uses, written where a test's
+"""Copies of the demo's model configs (credit_default under names no other test uses), written where a test's
 `MLOPS_MODELS_DIR` points."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import yaml
 
 from tests.helpers.paths import ROOT
 
-CREDIT_DEFAULT = ROOT / "include" / "models" / "credit_default.yaml"
+MODELS = ROOT / "include" / "models"
+CREDIT_DEFAULT = MODELS / "credit_default.yaml"
 
 
 def write_credit_copy(folder: Path, name: str, **changes: Any) -> str:
@@ -23,3 +24,17 @@ def write_credit_copy(folder: Path, name: str, **changes: Any) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
     return name
+
+
+def write_demo_models(folder: Path, *, approval: bool = False) -> list[str]:
+    """The repo's model configs copied to `folder`, each as it is except that a model's `gate.approval` is
+    turned off unless `approval` (dag.test() would wait for a person's answer). Returns the names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for path in sorted(MODELS.glob("*.yaml")):
+        config = yaml.safe_load(path.read_text())
+        if not approval and isinstance(config.get("gate"), dict):
+            config["gate"].pop("approval", None)
+        (folder / path.name).write_text(yaml.safe_dump(config))
+        names.append(config["name"])
+    return names

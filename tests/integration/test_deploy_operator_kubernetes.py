@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.deploy_registry import register_versions
-from tests.helpers.fake_k8s import FakeKubernetes
+from tests.helpers.fake_k8s import FakeKubernetes, airflow_connection
 
 CONN_ID = "fake_k8s"
 NAMESPACE = "models"
@@ -24,12 +24,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubernetes]:
     """The fake API server as the Airflow connection `fake_k8s` (both hooks read it)."""
     server = FakeKubernetes(ready_delay=0.3)
     url = server.start()
-    kube_config = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
-                   "clusters": [{"name": "fake", "cluster": {"server": url}}],
-                   "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
-                   "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "tester"}}]}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(
-        {"conn_type": "kubernetes", "extra": {"kube_config": kube_config, "namespace": NAMESPACE}}))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", airflow_connection(url, NAMESPACE))
     try:
         yield server
     finally:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.model_configs import write_demo_models
 from tests.helpers.webhook import webhook_receiver
 
 # A one-split tree: a much worse model than the configured one, still above a low minimum.
@@ -25,38 +26,54 @@ def client_for(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str, demo_env: Path,
-                                                                load_dag: Any) -> None:
+def test_training_dag_trains_registers_and_promotes_every_model(mlflow_conn: str, demo_env: Path, tmp_path: Path,
+                                                                load_dag: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's models as they are (two classifiers, one regressor), the regressor's sign-off turned off."""
     from mlops_provider.config import load_model_config
     from mlops_provider.monitoring import load_holdout_scores
 
+    monkeypatch.setenv("MLOPS_MODELS_DIR", str(tmp_path / "models"))
+    models = write_demo_models(tmp_path / "models")
+    assert models == ["breast_cancer", "credit_default", "diabetes_progression"]
     run = load_dag("mlops_training").test()
 
     assert str(run.state) == "success", states(run)
     client = client_for(mlflow_conn)
-    for model in ("credit_default", "breast_cancer"):
+    for model in models:
+        config = load_model_config(model)
         versions = [v for v in client.search_model_versions(f"name = '{model}'")
                     if v.tags.get("mlops.dag_run_id") == run.run_id]
         assert len(versions) == 1, f"{model}: expected one version from this run, got {len(versions)}"
         version = versions[0]
         aliases = client.get_registered_model(model).aliases
-        assert aliases.get("champion") == version.version
+        assert aliases.get("champion") == version.version, (model, version.tags)
         assert aliases.get("challenger") == version.version
         assert version.tags["mlops.dag_run_id"] == run.run_id
         assert version.tags["mlops.reason"] == "schedule"
         assert version.tags["mlops.decision"] == "promoted"
         assert version.tags["mlops.validation"].startswith("passed ")
-        assert float(version.tags["mlops.score.candidate"]) >= 0.7
         mlflow_run = client.get_run(version.run_id)
         assert client.get_experiment(mlflow_run.info.experiment_id).name == f"mlops/{model}"
-        assert "holdout_roc_auc" in mlflow_run.data.metrics
-        assert mlflow_run.data.params["trainer"].endswith(("train_classifier",))
         inputs = mlflow_run.inputs.dataset_inputs
         assert inputs and inputs[0].dataset.digest and inputs[0].dataset.source
         assert version.tags["mlops.data_digest"] == mlflow_run.data.tags["mlops.data_digest"]
-        scores = load_holdout_scores(client, load_model_config(model), version.version)
-        assert scores is not None and list(scores.columns) == ["y_true", "y_pred", "y_pred_proba"]
-        assert scores["y_pred_proba"].between(0, 1).all() and len(scores) == int(mlflow_run.data.params["holdout_rows"])
+        scores = load_holdout_scores(client, config, version.version)
+        assert scores is not None and len(scores) == int(mlflow_run.data.params["holdout_rows"])
+        if config.task == "regression":
+            # diabetes: ridge on ten variables explains about half the variance (r2 ~0.4-0.5, rmse ~55)
+            assert 40 < mlflow_run.data.metrics["holdout_rmse"] < 65
+            assert mlflow_run.data.metrics["holdout_r2"] > 0.3
+            assert float(version.tags["mlops.score.candidate"]) == pytest.approx(
+                mlflow_run.data.metrics["holdout_rmse"], rel=1e-6)
+            assert mlflow_run.data.params["trainer"].endswith("train_regressor")
+            assert list(scores.columns) == ["y_true", "y_pred"]
+            continue
+        assert float(version.tags["mlops.score.candidate"]) >= 0.7
+        assert "holdout_roc_auc" in mlflow_run.data.metrics
+        assert mlflow_run.data.params["trainer"].endswith(("train_classifier",))
+        assert list(scores.columns) == ["y_true", "y_pred", "y_pred_proba"]
+        assert scores["y_pred_proba"].between(0, 1).all()
         assert ((scores["y_pred_proba"] >= 0.5) == (scores["y_pred"] == 1)).all()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from mlops_provider.cooldown import cooldown_until, drift_event_block, retraining_block
 
 
@@ -40,3 +42,24 @@ def test_cooldown_until_is_the_end_of_a_running_cooldown_only() -> None:
     assert cooldown_until("2026-01-01T11:00:00+00:00", 90, now) == datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
     assert cooldown_until("2026-01-01T11:00:00+00:00", 60, now) is None
     assert cooldown_until(None, 60, now) is None
+
+
+def test_a_model_being_retrained_by_another_active_run_is_skipped() -> None:
+    from mlops_provider.cooldown import retraining_in_progress
+
+    why = retraining_in_progress("credit_default", run_id="b", holder="a", holder_state="running")
+    assert why is not None and "run a (running" in why and "credit_default" in why
+    assert retraining_in_progress("credit_default", run_id="b", holder="a", holder_state="queued") is not None
+
+
+@pytest.mark.parametrize(("holder", "state"), [
+    (None, None),            # nobody retrains it
+    ("b", "running"),        # this run itself: a retry of request
+    ("a", "success"),        # the holder ended: the Variable is never cleared, it stops counting
+    ("a", "failed"),
+    ("a", None),             # the holder's run was deleted
+])
+def test_an_ended_holder_or_this_run_itself_does_not_block(holder: str | None, state: str | None) -> None:
+    from mlops_provider.cooldown import retraining_in_progress
+
+    assert retraining_in_progress("credit_default", run_id="b", holder=holder, holder_state=state) is None

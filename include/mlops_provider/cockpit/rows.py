@@ -24,9 +24,15 @@ from mlops_provider.tracking import (
     CHALLENGER,
     CHAMPION,
     TAG_APPROVAL,
+    TAG_CHAMPION_AT_DECISION,
     TAG_DAG_RUN,
+    TAG_DECISION,
+    TAG_GATE,
+    TAG_METRIC,
     TAG_MONITOR,
     TAG_REASON,
+    TAG_SCORE_CANDIDATE,
+    TAG_SCORE_CHAMPION,
     TAG_STAGE,
     TAG_VALIDATION,
     serving_alias,
@@ -37,11 +43,8 @@ if TYPE_CHECKING:
 
     from mlops_provider.config import ModelConfig
 
-# Version tags written by `registry.record_decision` (the gate) and `registry.record_failure` (a failed deploy),
-# and run tags of the drift report (`drift_report.log_drift_report`); those modules write them as literals.
-TAG_DECISION, TAG_GATE, TAG_METRIC = "mlops.decision", "mlops.gate", "mlops.metric"
-TAG_SCORE, TAG_CHAMPION_SCORE = "mlops.score.candidate", "mlops.score.champion"
-TAG_CHAMPION_AT_DECISION = "mlops.champion_at_decision"
+# Version tags of `registry.record_failure` (a failed deploy) and run tags of the drift report
+# (`drift_report.log_drift_report`); those modules write them as literals.
 DEPLOY_FAILED_PREFIX, DEPLOY_FAILED_SUFFIX = "mlops.deploy.", ".failed"
 TAG_DRIFTED, TAG_SERVED_VERSION = "mlops.drifted", "mlops.served_version"
 MONITOR_KEYS = ("realized", "estimated", "metric", "n_labels", "verdict", "at")
@@ -287,7 +290,7 @@ def _ref(model: str, version: Any | None, links: Links) -> VersionRef | None:
     tags = version.tags or {}
     return VersionRef(version=str(version.version), url=links.version(model, str(version.version)),
                       created=_iso(version.creation_timestamp), metric=tags.get(TAG_METRIC) or None,
-                      score=_number(tags.get(TAG_SCORE)))
+                      score=_number(tags.get(TAG_SCORE_CANDIDATE)))
 
 
 def _drift(run: Any, experiment_id: str, links: Links) -> DriftVerdict:
@@ -350,8 +353,8 @@ def _version_detail(model: str, version: Any, experiment_id: str | None, links: 
         reason=tags.get(TAG_REASON) or None, dag_run_id=dag_run,
         airflow_url=links.dag_run(dag_run) if dag_run else None,
         validation=tags.get(TAG_VALIDATION) or None, decision=tags.get(TAG_DECISION) or None,
-        gate=tags.get(TAG_GATE) or None, metric=tags.get(TAG_METRIC) or None, score=_number(tags.get(TAG_SCORE)),
-        champion_score=_number(tags.get(TAG_CHAMPION_SCORE)),
+        gate=tags.get(TAG_GATE) or None, metric=tags.get(TAG_METRIC) or None,
+        score=_number(tags.get(TAG_SCORE_CANDIDATE)), champion_score=_number(tags.get(TAG_SCORE_CHAMPION)),
         champion_at_decision=tags.get(TAG_CHAMPION_AT_DECISION) or None, deploy_failures=failures,
         run_url=links.run(experiment_id, version.run_id) if experiment_id and version.run_id else None)
 

@@ -1,9 +1,11 @@
 """The demo's scenario, driven through the real scheduler over the REST API once the stack is up.
 
-`mlops_training` promotes a champion per model, `mlops_deployment` serves each on a local model server,
+`mlops_training` promotes a champion per model (diabetes_progression once a person approves it over the REST
+API), `mlops_deployment` serves each on a local model server,
 demo traffic goes through those servers into the inference logs, `mlops_drift_monitor` finds the drift and
 starts `mlops_retraining`, a monitor outside Airflow asks for a retraining (`mlops trigger`), the new
-champions roll out, and a deliberately slow candidate is refused and rolled back.
+champions roll out, a deliberately slow candidate is refused and rolled back, and a person rejects a
+retrained diabetes_progression candidate.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from mlops_provider.demo.runs import (
     LOCAL_SERVING,
     await_deployments,
     finished,
-    follow_schedule,
     run_dag,
     run_ids,
+    scheduled_run,
     wait_run,
 )
+from mlops_provider.demo.sign_off import approve_in_training, reject_a_retraining
 from mlops_provider.demo.summary import latest_drift_report, registry_summary, step
 from mlops_provider.settings import PROJECT_DIR
 
@@ -47,19 +50,38 @@ def run_scenario(api: AirflowClient) -> None:
     api.wait_for_dag("mlops_deployment", timeout=120)
     api.unpause("mlops_deployment")  # champions deploy on their own
     deployed = run_ids(api, "mlops_deployment")
-    finished(api, "mlops_training", follow_schedule(api, "mlops_training"), "train, gate and promote both models")
+    training = scheduled_run(api, "mlops_training")
+    approve_in_training(api, training)
+    finished(api, "mlops_training", wait_run(api, "mlops_training", training, 1200),
+             "train, gate and promote every model")
     for line in registry_summary():
         log(line)
+    every_model_has_a_champion()
     deployed = await_deployments(api, deployed)
     drift_loop(api)
     rest_trigger()
     deployed = await_deployments(api, deployed)
     feedback_loop(api)
     broken_candidate(api, "breast_cancer")
+    reject_a_retraining(api)
     for line in registry_summary():
         model, _, rest = line.partition(": ")
         step(f"registry {model}", rest.split(" (http")[0], f"{MLFLOW_URL}/#/models/{model}")
     alias_history()
+
+
+def every_model_has_a_champion() -> None:
+    """The rest of the demo serves and monitors each champion: a model the gate refused stops it here, with the
+    gate's reason (on a machine busy with other work, the latency criterion is the one to fail)."""
+    from mlops_provider.settings import model_names
+    from mlops_provider.tracking import CHAMPION
+
+    client = mlflow_client()
+    for model in model_names():
+        if client.get_registered_model(model).aliases.get(CHAMPION) is None:
+            newest = max(client.search_model_versions(f"name = '{model}'"), key=lambda v: int(v.version))
+            raise DemoError(f"{model} has no champion: the gate refused v{newest.version}: "
+                            f"{newest.tags.get('mlops.gate', '(no reason recorded)')}")
 
 
 def alias_history() -> None:
@@ -79,14 +101,15 @@ def alias_history() -> None:
 
 
 def drift_loop(api: AirflowClient) -> None:
-    """Calm traffic for breast_cancer, drifted traffic for credit_default; the monitor finds the drift,
-    emits the drift event, and the scheduler starts mlops_retraining on it."""
+    """Calm traffic for breast_cancer and diabetes_progression, drifted traffic for credit_default; the monitor
+    finds the drift, emits the drift event, and the scheduler starts mlops_retraining on it."""
     mlops = str(BIN / "mlops")
-    run_or_fail("demo-traffic", [mlops, "demo-traffic", "breast_cancer", "--rows", "300", "--tracking-uri",
-                                 MLFLOW_URL])
+    for calm in ("breast_cancer", "diabetes_progression"):
+        run_or_fail("demo-traffic", [mlops, "demo-traffic", calm, "--rows", "300", "--tracking-uri", MLFLOW_URL])
     run_or_fail("demo-traffic", [mlops, "demo-traffic", "credit_default", "--rows", "600", "--drift", "0.8",
                                  "--seed", str(int(time.time()) % 1000), "--tracking-uri", MLFLOW_URL])
-    log("sent demo traffic: 300 calm requests to breast_cancer, 600 drifted requests to credit_default")
+    log("sent demo traffic: 300 calm requests each to breast_cancer and diabetes_progression, 600 drifted "
+        "requests to credit_default")
     before = run_ids(api, "mlops_retraining")
     api.unpause("mlops_retraining")
     finished(api, "mlops_drift_monitor", run_dag(api, "mlops_drift_monitor"), "detect drift, report, emit event")

@@ -41,7 +41,7 @@ def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int, con
     import numpy as np
 
     from mlops_provider.demo import credit
-    from mlops_provider.demo.datasets import breast_cancer_frame
+    from mlops_provider.demo.datasets import breast_cancer_frame, diabetes_frame
 
     features = set(config.features.all)
     if features <= {*credit.NUMERIC, *credit.CATEGORICAL}:
@@ -56,8 +56,17 @@ def requests_for(config: ModelConfig, rows: int, *, drift: float, seed: int, con
         scale = 1.0 + drift * np.linspace(0.2, 0.8, sample.shape[1])
         moved = sample * noise * scale
         return moved.assign(benign=target) if with_target else moved
+    diabetes = diabetes_frame()
+    if features <= set(diabetes.columns):
+        rng = np.random.default_rng(seed)
+        sample = diabetes.sample(rows, replace=True, random_state=seed).reset_index(drop=True)
+        target = sample.pop("progression")
+        numeric = [c for c in sample.columns if c != "sex"]
+        scale = 1.0 + drift * np.linspace(0.2, 0.8, len(numeric))
+        sample[numeric] = sample[numeric] * rng.normal(1.0, 0.02, (rows, len(numeric))) * scale
+        return sample.assign(progression=target) if with_target else sample
     raise ValueError(f"no demo traffic generator for the features of model '{config.name}' "
-                     "(demo generators: credit_default, breast_cancer)")
+                     "(demo generators: credit_default, breast_cancer, diabetes_progression)")
 
 
 def send_traffic(model: str, *, tracking_uri: str, rows: int = 500, drift: float = 0.0, seed: int = 1,

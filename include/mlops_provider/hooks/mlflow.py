@@ -120,6 +120,11 @@ class MLflowHook(BaseHook):
     def ui_url(self) -> str:
         return str(self._connection.extra_dejson.get("ui_url") or self.tracking_uri).rstrip("/")
 
+    @property
+    def has_login(self) -> bool:
+        """The connection holds a login: a training elsewhere (a pod, a SageMaker job) needs its own secret."""
+        return bool(self._connection.login and self._connection.password)
+
     def _register_auth(self) -> None:
         conn = self._connection
         if conn.login and conn.password:

@@ -78,8 +78,15 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
             self.log.warning("%s v%s does not pass the gate (%s): no approval asked", config.name, version,
                              verdict.reason)
             return self._result(config.name, version, "not_asked", comment=verdict.reason)
+        from mlops_provider.gate import criteria_table
+        from mlops_provider.registry import record_criteria
+
         url = self.hook.model_version_url(config.name, version)
         MLflowModelVersionLink.persist(context, url)
+        record_criteria(self.hook.get_conn(), config.name, version, self.evaluation)
+        if self.evaluation.get("criteria"):
+            self.log.info("Criteria of %s v%s, as the person sees them:\n%s", config.name, version,
+                          criteria_table(self.evaluation["criteria"]))
         self.subject = request_subject(config.name, version)
         self.body = request_body(model=config.name, version=version, evaluation=self.evaluation,
                                  training=self.training, validation=self.validation, links=self._links(url))
@@ -106,6 +113,7 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
 
         from mlops_provider.approval import record_answer, responder
         from mlops_provider.operators.passport import write_passport_safely  # promote will not run to write it
+        from mlops_provider.registry import record_refusal
 
         model, version = str(self.model), str(self.registration["version"])
         client = self.hook.get_conn()
@@ -113,6 +121,7 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
             hours = self.response_timeout.total_seconds() / 3600 if self.response_timeout else None
             why = f"no answer within {hours:g} h" if hours else "no answer in time"
             record_answer(client, model, version, decision=TIMED_OUT, by=None, comment=why, at=_now())
+            record_refusal(client, model, version, f"not approved: {why}")
             write_passport_safely(self, context, model, version)
             raise AirflowFailException(f"{model} v{version} was not promoted: {why}; champion unchanged")
         chosen = (event.get("chosen_options") or [None])[0]
@@ -124,6 +133,7 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
         record_answer(client, model, version, decision=decision, by=by, comment=comment, at=at)
         super().execute_complete(context, event)  # validates the answer; on Reject skips promote
         if decision == REJECTED:
+            record_refusal(client, model, version, f"rejected by {by or 'someone'}: {comment or 'no comment'}")
             write_passport_safely(self, context, model, version)
             self.log.warning("%s v%s rejected by %s: %s. Champion unchanged.", model, version, by,
                              comment or "no comment")

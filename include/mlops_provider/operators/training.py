@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import conf
+
 from mlops_provider.links import MLflowRunLink
 from mlops_provider.operators.base import ModelOperator, fail_without_retry
 
 if TYPE_CHECKING:
+    from mlops_provider.config import ModelConfig
     from mlops_provider.xcom import Evaluation, TrainingResult
 
 
@@ -23,16 +26,20 @@ class TrainModelOperator(ModelOperator):
     :param validation: the result of `ValidateDataOperator`; training refuses data whose digest differs
         (templated).
     :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
+    :param deferrable: wait for a remote training in the triggerer (default: `[operators] default_deferrable`).
     """
 
     template_fields = ("model", "reason", "validation")
     template_fields_renderers = {"validation": "json"}
     operator_extra_links = (MLflowRunLink(),)
 
-    def __init__(self, *, reason: str = "schedule", validation: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *, reason: str = "schedule", validation: Any = None,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.reason = reason
         self.validation = validation
+        self.deferrable = deferrable
 
     def execute(self, context: Any) -> TrainingResult:
         from mlops_provider.monitoring import reference_profile_writer
@@ -40,14 +47,40 @@ class TrainModelOperator(ModelOperator):
 
         with fail_without_retry():
             config = self.load_config()
-            with self.hook.fluent() as client:
-                result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
-                                       profile_writer=reference_profile_writer(), validation=self.validation)
+            if config.trainer.runner != "local":
+                result = self._train_remotely(config, context)
+            else:
+                with self.hook.fluent() as client:
+                    result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
+                                           profile_writer=reference_profile_writer(), validation=self.validation)
+        return self._trained(context, result)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> TrainingResult:
+        """The pod or job has ended (or did not start): read its result back, as `execute` would have."""
+        from mlops_provider.training.remote import finish_remotely
+
+        with fail_without_retry():
+            result = finish_remotely(self.load_config(), event)
+        return self._trained(context, result)
+
+    def _trained(self, context: Any, result: TrainingResult) -> TrainingResult:
         url = self.hook.run_url(result["experiment_id"], result["run_id"])
         MLflowRunLink.persist(context, url)
         self.log.info("Model %s: %s run %s (%s)", self.model, "reused" if result["reused"] else "trained",
                       result["run_id"], url)
         return result
+
+    def _train_remotely(self, config: ModelConfig, context: Any) -> TrainingResult:
+        from mlops_provider.training.remote import RemoteTraining, begin_remotely, train_remotely
+
+        ti = context["ti"]
+        training = RemoteTraining(model=config.name, dag_id=ti.dag_id, run_id=context["run_id"],
+                                  try_number=ti.try_number, reason=self.reason, validation=self.validation,
+                                  tracking_uri=self.hook.tracking_uri)
+        if not self.deferrable:
+            return train_remotely(config, training, has_login=self.hook.has_login, log=self.log.info)
+        trigger = begin_remotely(config, training, has_login=self.hook.has_login, log=self.log.info)
+        self.defer(trigger=trigger, method_name="execute_complete")  # raises TaskDeferred
 
 
 class EvaluateModelOperator(ModelOperator):

@@ -100,10 +100,12 @@ def train_and_log(config: ModelConfig, client: MlflowClient, *, dag_run_id: str,
         mlflow.log_input(dataset, context="training")
         model = _fit(config, train)
         holdout = holdout.assign(**features_frame(config, holdout))
-        metric = config.gate.metric
-        mlflow.log_metric(f"holdout_{metric}", score(model, holdout, target=config.target,
-                                                     features=config.features.all, metric=metric,
-                                                     label=f"model '{config.name}' candidate"))
+        # the primary metric first (its failure names the model), then every other metric the gate judges
+        metrics = dict.fromkeys([config.gate.metric, *(c.metric for c in config.gate.criteria if c.metric)])
+        mlflow.log_metrics({f"holdout_{metric}": score(model, holdout, target=config.target,
+                                                       features=config.features.all, metric=metric,
+                                                       label=f"model '{config.name}' candidate")
+                            for metric in metrics if metric})
         example = features_frame(config, train.head(5))
         signature = infer_signature(example, model.predict(example))
         mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example,

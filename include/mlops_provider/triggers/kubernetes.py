@@ -1,4 +1,5 @@
-"""KubernetesRolloutTrigger: waits in the triggerer until a Kubernetes Deployment's rollout is done or failed."""
+"""Waits in the triggerer on Kubernetes: `KubernetesRolloutTrigger` until a Deployment's rollout is done or failed,
+`TrainingPodTrigger` until a training pod has ended or did not start in time."""
 
 from __future__ import annotations
 
@@ -88,6 +89,60 @@ class KubernetesRolloutTrigger(BaseTrigger):
         except Exception as err:  # noqa: BLE001 - the reasons only enrich the message
             return f"; pods could not be listed: {err}"
         return pod_problems(list((pods or {}).get("items") or []))
+
+
+class TrainingPodTrigger(BaseTrigger):
+    """Reads the training pod `pod` in `namespace` every `poll_interval` seconds through the provider's
+    `AsyncKubernetesHook` until it has ended (`Succeeded`, `Failed`), or is still `Pending` at `deadline` (an ISO
+    timestamp: the pod's start plus `trainer.kubernetes.startup_timeout_s`, so a restarted triggerer does not extend
+    it). Fires one event `{"status": "ended" | "not_started" | "error", "pod", "namespace", "message"}`; the task
+    reads the result or the failure (`training.remote.kubernetes.finish_pod`) when it resumes."""
+
+    def __init__(self, *, pod: str, namespace: str, deadline: str, poll_interval: float = 10.0,
+                 kubernetes_conn_id: str = "kubernetes_default") -> None:
+        super().__init__()
+        self.pod = pod
+        self.namespace = namespace
+        self.deadline = deadline
+        self.poll_interval = poll_interval
+        self.kubernetes_conn_id = kubernetes_conn_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("mlops_provider.triggers.kubernetes.TrainingPodTrigger", {
+            "pod": self.pod, "namespace": self.namespace, "deadline": self.deadline,
+            "poll_interval": self.poll_interval, "kubernetes_conn_id": self.kubernetes_conn_id})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        where = {"pod": self.pod, "namespace": self.namespace}
+        try:
+            payload = await self._follow()
+        except Exception as err:  # noqa: BLE001 - any failure ends the wait; the task reports it and may retry
+            payload = {"status": "error", "message": f"could not follow training pod {self.namespace}/{self.pod}: "
+                                                     f"{type(err).__name__}: {err}"}
+        yield TriggerEvent({**where, **payload})
+
+    async def _follow(self) -> dict[str, Any]:
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+        from kubernetes_asyncio.client import CoreV1Api
+
+        from mlops_provider.training.remote.kubernetes import waiting_reason
+
+        hook = AsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
+        deadline = datetime.fromisoformat(self.deadline)
+        last = None
+        while True:
+            async with hook.get_conn() as api_client:
+                pod = await _json(await CoreV1Api(api_client).read_namespaced_pod(
+                    self.pod, self.namespace, _preload_content=False))
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed"):
+                return {"status": "ended", "message": f"training pod {self.pod}: {phase}"}
+            if phase in (None, "Pending") and datetime.now(UTC) >= deadline:
+                return {"status": "not_started", "message": waiting_reason(pod)}
+            if phase != last:
+                self.log.info("Training pod %s/%s: %s", self.namespace, self.pod, phase)
+                last = phase
+            await asyncio.sleep(self.poll_interval)
 
 
 async def read_deployment(api_client: Any, namespace: str, name: str) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""SageMakerEndpointTrigger: waits in the triggerer until a SageMaker endpoint leaves its busy states."""
+"""Waits in the triggerer on SageMaker: `SageMakerEndpointTrigger` until an endpoint leaves its busy states,
+`TrainingJobTrigger` until a training job has ended."""
 
 from __future__ import annotations
 
@@ -62,6 +63,45 @@ class SageMakerEndpointTrigger(BaseTrigger):
         except Exception as err:  # noqa: BLE001 - any failure becomes an error event the task reports
             yield TriggerEvent({"status": "error", "endpoint": self.endpoint,
                                 "message": f"endpoint {self.endpoint}: {type(err).__name__}: {err}"})
+
+
+class TrainingJobTrigger(BaseTrigger):
+    """Describes the training job `job` every `poll_interval` seconds until it is neither `InProgress` nor
+    `Stopping` (its own `max_runtime_s` bounds the wait). Fires one event `{"status": "ended" | "error", "job",
+    "message"}`; the task reads the result or the failure (`training.remote.sagemaker.finish_job`) when it resumes.
+    The boto3 calls run in a thread, as `SageMakerEndpointTrigger`'s."""
+
+    def __init__(self, *, job: str, poll_interval: float = 60.0, aws_conn_id: str | None = "aws_default",
+                 region_name: str | None = None) -> None:
+        super().__init__()
+        self.job = job
+        self.poll_interval = poll_interval
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("mlops_provider.triggers.sagemaker.TrainingJobTrigger", {
+            "job": self.job, "poll_interval": self.poll_interval, "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from mlops_provider.training.remote.sagemaker import RUNNING
+
+        try:
+            client = await asyncio.to_thread(sagemaker_client, self.aws_conn_id, self.region_name)
+            while True:
+                found = await asyncio.to_thread(client.describe_training_job, TrainingJobName=self.job)
+                status = found["TrainingJobStatus"]
+                if status not in RUNNING:
+                    yield TriggerEvent({"status": "ended", "job": self.job,
+                                        "message": f"training job {self.job}: {status}"})
+                    return
+                self.log.info("Training job %s is %s (%s); next look in %ss", self.job, status,
+                              found.get("SecondaryStatus"), self.poll_interval)
+                await asyncio.sleep(self.poll_interval)
+        except Exception as err:  # noqa: BLE001 - any failure becomes an error event the task reports
+            yield TriggerEvent({"status": "error", "job": self.job,
+                                "message": f"training job {self.job}: {type(err).__name__}: {err}"})
 
 
 def sagemaker_client(aws_conn_id: str | None, region_name: str | None) -> Any:

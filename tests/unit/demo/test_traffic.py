@@ -29,3 +29,20 @@ def test_traffic_without_a_server_logs_ids_and_scores_like_the_server(mlflow_con
     features = frame[config.features.all]
     assert frame[inference_log.SCORE].tolist() == champion.predict_proba(features)[:, 1].tolist()
     assert frame[inference_log.PREDICTION].tolist() == champion.predict(features).tolist()
+
+
+def test_diabetes_requests_keep_the_features_and_drift_moves_the_numbers() -> None:
+    import yaml
+
+    from mlops_provider.config import ModelConfig
+    from mlops_provider.demo.traffic import requests_for
+    from tests.helpers.model_configs import MODELS
+
+    config = ModelConfig.model_validate(yaml.safe_load((MODELS / "diabetes_progression.yaml").read_text()))
+    calm = requests_for(config, 300, drift=0.0, seed=1)
+    moved = requests_for(config, 300, drift=0.8, seed=1)
+    assert list(calm.columns) == list(moved.columns) and set(config.features.all) == set(calm.columns)
+    assert set(calm["sex"]) <= {"1", "2"} and "progression" not in calm.columns
+    assert abs(calm["bmi"].mean() / 26.4 - 1) < 0.05, "calm traffic looks like the training data"
+    assert moved["glu"].mean() > 1.5 * calm["glu"].mean(), "drift moves the last column most"
+    assert "progression" in requests_for(config, 10, drift=0.0, seed=1, with_target=True).columns

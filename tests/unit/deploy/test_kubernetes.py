@@ -24,7 +24,7 @@ from mlops_provider.deploy.kubernetes import (
 )
 from mlops_provider.exceptions import DeploymentError, DeploymentRefused
 from tests.helpers.deploy_registry import model_config, register_versions, served_on
-from tests.helpers.fake_k8s import APPLY, FakeKubernetes, version_of
+from tests.helpers.fake_k8s import APPLY, FakeKubernetes, fake_cluster, version_of
 
 FAST = {"rollout_timeout": 5, "step_wait": 0, "replicas": 3}
 BROKEN = "registry.example/mlops-model-server:broken"
@@ -32,16 +32,8 @@ BROKEN = "registry.example/mlops-model-server:broken"
 
 @pytest.fixture
 def cluster() -> Iterator[tuple[FakeKubernetes, Any]]:
-    from kubernetes import client
-
-    fake = FakeKubernetes(ready_delay=0.3)
-    url = fake.start()
-    api = client.ApiClient(client.Configuration(host=url))
-    try:
-        yield fake, api
-    finally:
-        api.close()
-        fake.stop()
+    with fake_cluster(ready_delay=0.3) as started:
+        yield started
 
 
 @pytest.fixture
