@@ -8,12 +8,18 @@ RSS is its own. Three comparisons, printed as one Markdown table with wall and C
    on N reference + N current rows x C numeric columns (11 of 20 shifted, a few with NaNs); the per-column
    tests, verdicts and the dataset verdict must be identical, scores within 1e-6 relative.
 2. `detect_drift(ReferenceProfile.load(path), current_df)`, the profile fitted and saved beforehand (the
-   load is timed, the fit is reported apart), vs the same Evidently run.
+   load is timed with the check and also on its own, the fit is reported apart), vs the same Evidently run:
+   the compact profile (a fixed-size summary per column: same tests and verdicts, scores within 1e-3 of
+   Evidently's) and, for its file size and load time, the exact one (`fit(exact=True)`, every value sorted).
 3. `ks_2samp(a, b)` at N vs `scipy.stats.ks_2samp(a, b)`, best of 3, statistic and p-value identical;
    once on samples from one distribution and once on shifted ones, where scipy's asymptotic p-value
    (`kstwo.sf`, the same call on both sides) dominates.
 
     .venv/bin/python bench/drift.py [--rows 1000000] [--columns 20] [--skip-evidently]
+
+At 10M rows Evidently needs more memory and time than a 24 GiB, 2-core machine shared with others has (1.9 GB
+peak and about 170 CPU s at 1M, growing with the rows): run `--rows 10000000 --skip-evidently` there (about
+15 minutes; the profile path is then checked against the DataFrame path, which matches Evidently within 1e-6).
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-GOALS = {"engine": 20.0, "profile": 50.0, "ks": 10.0}
+GOALS = {"engine": 20.0, "profile": 300.0, "ks": 10.0}
+SUMMARY_TOLERANCE = 1e-3
 
 
 def make_frames(rows: int, columns: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -115,8 +122,19 @@ def worker_fit(args: argparse.Namespace) -> dict[str, Any]:
     from mlops_provider.drift import ReferenceProfile
 
     reference, _ = make_frames(args.rows, args.columns)
-    _, stats = _timed(lambda: ReferenceProfile.fit(reference).save(args.profile))
+    _, stats = _timed(lambda: ReferenceProfile.fit(reference, exact=args.exact).save(args.profile))
     return {**stats, "file_mb": Path(args.profile).stat().st_size / 2**20}
+
+
+def worker_load(args: argparse.Namespace) -> dict[str, Any]:
+    from mlops_provider.drift import ReferenceProfile
+
+    ReferenceProfile.load(args.profile)  # the imports and the page cache, as in a long-lived triggerer
+    best = None
+    for _ in range(3):
+        _, stats = _timed(lambda: ReferenceProfile.load(args.profile))
+        best = stats if best is None or stats["wall"] < best["wall"] else best
+    return best or {}
 
 
 def worker_profile(args: argparse.Namespace) -> dict[str, Any]:
@@ -154,14 +172,15 @@ WORKERS = {
     "evidently": worker_evidently,
     "engine": worker_engine,
     "fit": worker_fit,
+    "load": worker_load,
     "profile": worker_profile,
     "ks": worker_ks,
 }
 
 
-def run_worker(name: str, args: argparse.Namespace, profile: Path) -> dict[str, Any]:
+def run_worker(name: str, args: argparse.Namespace, profile: Path, *, exact: bool = False) -> dict[str, Any]:
     command = [sys.executable, __file__, "--worker", name, "--rows", str(args.rows), "--columns", str(args.columns)]
-    command += ["--profile", str(profile)]
+    command += ["--profile", str(profile)] + (["--exact"] if exact else [])
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"worker {name} failed:\n{done.stderr[-3000:]}")
@@ -171,13 +190,21 @@ def run_worker(name: str, args: argparse.Namespace, profile: Path) -> dict[str, 
 # --- the comparison ------------------------------------------------------------------------------------
 
 
-def check_same_verdicts(ours: dict[str, Any], evidently: dict[str, Any], what: str) -> None:
+def check_same_verdicts(ours: dict[str, Any], evidently: dict[str, Any], what: str, *, compact: bool = False) -> float:
+    """Same tests and verdicts; scores within 1e-6 relative, or 1e-3 absolute for the compact profile.
+    Returns the largest score difference."""
     assert ours["dataset_drifted"] == evidently["dataset_drifted"], what
     assert ours["columns"].keys() == evidently["columns"].keys(), what
+    largest = 0.0
     for name, (test, score, drifted) in evidently["columns"].items():
         got_test, got_score, got_drifted = ours["columns"][name]
         assert (got_test, got_drifted) == (test, drifted), (what, name, ours["columns"][name], [test, score])
-        assert math.isclose(got_score, score, rel_tol=1e-6, abs_tol=1e-300), (what, name, got_score, score)
+        if compact:
+            assert abs(got_score - score) <= SUMMARY_TOLERANCE, (what, name, got_score, score)
+        else:
+            assert math.isclose(got_score, score, rel_tol=1e-6, abs_tol=1e-300), (what, name, got_score, score)
+        largest = max(largest, abs(got_score - score))
+    return largest
 
 
 def row(label: str, rows: float, stats: dict[str, float], peer: dict[str, float] | None, goal: float | None) -> str:
@@ -198,21 +225,30 @@ def main() -> None:
     parser.add_argument("--skip-evidently", action="store_true", help="only the engine and the KS comparison")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--profile", help=argparse.SUPPRESS)
+    parser.add_argument("--exact", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
         return
 
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as folder:
+        exact_profile = Path(folder) / "exact.npz"
+        exact_fit = run_worker("fit", args, exact_profile, exact=True)
+        exact_load = run_worker("load", args, exact_profile)
+        exact_profile.unlink()
         profile = Path(folder) / "reference.npz"
         fit = run_worker("fit", args, profile)
+        load = run_worker("load", args, profile)
         results = {name: run_worker(name, args, profile) for name in ("engine", "profile", "ks")}
         evidently = None if args.skip_evidently else run_worker("evidently", args, profile)
 
     if evidently is not None:
         check_same_verdicts(results["engine"], evidently, "DataFrame path")
-        check_same_verdicts(results["profile"], evidently, "profile path")
-    assert results["engine"]["columns"] == results["profile"]["columns"], "profile path differs"
+        largest = check_same_verdicts(results["profile"], evidently, "profile path", compact=True)
+    else:  # the DataFrame path stands in for Evidently (it matches it within 1e-6)
+        engine = {name: [test, score, drifted] for name, (test, score, drifted) in results["engine"]["columns"].items()}
+        largest = check_same_verdicts(results["profile"], {**results["engine"], "columns": engine}, "profile path",
+                                      compact=True)
     drifted = sum(column[2] for column in results["engine"]["columns"].values())
 
     compared = 2 * args.rows
@@ -222,7 +258,11 @@ def main() -> None:
         + ("identical tests and verdicts, scores within 1e-6 of Evidently's." if evidently else "Evidently skipped.")
     )
     print(
-        f"Profile fit + save beforehand: {fit['wall']:.2f} s wall, file {fit['file_mb']:.0f} MB. "
+        f"Compact profile (fixed-size summaries): fit + save {fit['wall']:.2f} s, file **{fit['file_mb']:.2f} MB**, "
+        f"load {load['wall'] * 1000:.1f} ms; scores within {largest:.1e} of "
+        + ("Evidently's" if evidently else "the DataFrame path's") + ", same tests and verdicts. "
+        f"Exact profile (`fit(exact=True)`): fit + save {exact_fit['wall']:.2f} s, file "
+        f"{exact_fit['file_mb']:.1f} MB, load {exact_load['wall'] * 1000:.0f} ms. "
         "Peak RSS is per process (data included); 'above data' is the peak minus the RSS with the data loaded.\n"
     )
     print("| run | wall s | CPU s | rows/s | peak RSS MB | above data MB | speed-up (wall) | speed-up (CPU) |")
@@ -230,7 +270,8 @@ def main() -> None:
     if evidently is not None:
         print(row("Evidently DataDriftPreset", compared, evidently, None, None))
     print(row("detect_drift(DataFrame, DataFrame)", compared, results["engine"], evidently, GOALS["engine"]))
-    print(row("detect_drift(profile from file, DataFrame)", compared, results["profile"], evidently, GOALS["profile"]))
+    print(row("detect_drift(compact profile from file, DataFrame)", compared, results["profile"], evidently,
+              GOALS["profile"]))
     for case, outcome in results["ks"].items():
         scipy_stats, ours = outcome["timings"]["scipy"], outcome["timings"]["ours"]
         label = f"KS {case}, D={outcome['statistic']:.2e}, p={outcome['pvalue']:.2e}"

@@ -40,14 +40,17 @@ from mlops_provider.drift.stattests import (
     NumericSample,
     Sample,
     default_test,
-    run_test,
+    score_with_error,
 )
+from mlops_provider.drift.summary import SummaryLimit
 from mlops_provider.exceptions import DriftError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 AUTO = "auto"
+# A score from a summarised reference is reported only when it is proven this close to the exact score.
+SCORE_TOLERANCE = 1e-3
 # Evidently's INTEGER_CARDINALITY_LIMIT: an int column with at most this many distinct values is categorical.
 INTEGER_CARDINALITY_LIMIT = 10
 TEXT = "text"
@@ -91,7 +94,10 @@ def detect_drift(
     if not types:
         raise DriftError("no numerical or categorical column to compare" + _skipped_note(skipped))
 
-    profile = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile.fit(reference, list(types))
+    if isinstance(reference, ReferenceProfile):
+        profile = reference
+    else:  # every value: the DataFrame path gives Evidently's scores to 1e-6
+        profile = ReferenceProfile.fit(reference, list(types), exact=True)
     jobs = [
         (name, column_type, profile.column(name), current[name], per_column.get(name, method))
         for name, column_type in types.items()
@@ -141,9 +147,33 @@ def compare_column(
             f"test '{test_name}' does not apply to {column_type} column '{name}' "
             f"(it takes {' and '.join(test.column_types)} columns)"
         )
-    score = run_test(test_name, reference_sample, current_sample, column_type)
+    try:
+        score, error = score_with_error(test_name, reference_sample, current_sample, column_type)
+    except SummaryLimit as err:
+        raise DriftError(
+            f"column '{name}': test '{test_name}' cannot run on this reference profile: {err}; fit the profile "
+            "with ReferenceProfile.fit(frame, exact=True) to keep every value"
+            + _summary_hint(name, column_type, method)
+        ) from err
     actual_threshold = test.default_threshold if threshold is None else float(threshold)
-    return ColumnDrift(test_name, score, actual_threshold, test.is_drift(score, actual_threshold), column_type)
+    drifted = test.is_drift(score, actual_threshold)
+    if error > SCORE_TOLERANCE or drifted != test.is_drift(score - error, actual_threshold) \
+            or drifted != test.is_drift(score + error, actual_threshold):
+        raise DriftError(
+            f"column '{name}': test '{test_name}' on the reference profile's summary gives {score:.6g}, within "
+            f"{error:.2g} of the exact score, which cannot "
+            + (f"be reported within {SCORE_TOLERANCE:g}" if error > SCORE_TOLERANCE
+               else f"decide the verdict against the threshold {actual_threshold:g}")
+            + "; fit the profile with ReferenceProfile.fit(frame, exact=True) to keep every value"
+        )
+    return ColumnDrift(test_name, score, actual_threshold, drifted, column_type)
+
+
+def _summary_hint(name: str, column_type: str, method: str) -> str:
+    """What else serves a summarised column: a distance test, or typing the column numerical."""
+    if column_type == CATEGORICAL:
+        return f", or declare the column numerical (kinds={{{name!r}: 'numerical'}})"
+    return "" if method == AUTO else ", or choose wasserstein, jensenshannon or psi for it"
 
 
 def numeric_sample(series: pd.Series) -> Sample:

@@ -1,12 +1,19 @@
 """The reference side of drift detection, fitted once and stored as one `.npz` file (no pickle).
 
-A profile keeps, per column, exactly what the tests need from the reference data, so comparing against a
-profile gives the same scores as comparing against the DataFrame it was fitted on:
+A profile keeps, per column, what the tests need from the reference data:
 
-- numeric dtypes (int, uint, float, bool, pandas nullable numbers): the finite values sorted ascending as
-  float64 (integers beyond 2**53 lose precision), their count of distinct values, and the population
-  standard deviation computed the way Evidently computes it (pandas' `std(ddof=0)`) for the Wasserstein
-  normalisation;
+- numeric dtypes (int, uint, float, bool, pandas nullable numbers), as float64 (integers beyond 2**53 lose
+  precision), with the population standard deviation computed the way Evidently computes it (pandas'
+  `std(ddof=0)`) for the Wasserstein normalisation, in one of three forms:
+  - up to `SUMMARY_MIN_ROWS` (1000) finite values: the values sorted ascending. Evidently runs KS and
+    chi-square there, which need every value;
+  - more values but at most `summary.EXACT_VALUES_MAX` distinct ones: each distinct value and its count
+    (lossless);
+  - up to `summary.SUMMARY_MIN_VALUES` (12,000) values: the sorted values, no bigger than a summary;
+  - otherwise a fixed-size `summary.NumericSummary` (about 90 kB at any row count), from which Evidently's
+    tests above 1000 values (normed Wasserstein, Jensen-Shannon/PSI of Sturges histograms) are computed with a
+    proven bound on the distance to the exact score; tests it cannot answer are refused, never approximated
+    (see `summary`). `fit(frame, exact=True)` keeps every value instead;
 - object, string and category columns: the frequency of each non-missing value (values must be str,
   int, float or bool to be stored).
 
@@ -29,13 +36,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops_provider.drift.stattests import CategoricalSample, NumericSample, Sample
+from mlops_provider.drift.summary import EXACT_VALUES_MAX, SUMMARY_MIN_VALUES, NumericSummary, summarize
 from mlops_provider.exceptions import DriftError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 FORMAT = "mlops-drift-reference-profile"
-VERSION = 1
+VERSION = 2  # 2: numeric value counts and summaries; version 1 files (sorted values and counts) still load
+READABLE_VERSIONS = (1, 2)
+# Evidently picks distance tests (which a summary can serve) above this many reference values of a column.
+SUMMARY_MIN_ROWS = 1000
 NUMERIC = "numeric"
 CATEGORICAL_VALUES = "categorical"
 # Below this many cells the thread pool costs more than it saves.
@@ -53,20 +64,40 @@ class ColumnProfile:
     values: np.ndarray | None = field(default=None, repr=False)
     counts: dict[Hashable, int] | None = field(default=None, repr=False)
     std: float | None = None
+    repeats: np.ndarray | None = field(default=None, repr=False)  # with `values`: each distinct value's count
+    summary: NumericSummary | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
         """Non-missing values (NaN, None and +-inf are missing, as Evidently drops them)."""
+        if self.summary is not None:
+            return self.summary.n
+        if self.repeats is not None:
+            return int(self.repeats.sum())
         if self.values is not None:
             return int(self.values.size)
         return int(sum((self.counts or {}).values()))
+
+    @property
+    def form(self) -> str:
+        """How the column is kept: `values` (sorted), `repeats` (value counts), `summary` or `counts`."""
+        if self.summary is not None:
+            return "summary"
+        if self.repeats is not None:
+            return "repeats"
+        return "values" if self.values is not None else "counts"
 
     @property
     def numeric(self) -> bool:
         return self.kind == NUMERIC
 
     def sample(self) -> Sample:
-        """The column as a test input."""
+        """The column as a test input (value counts expand to the sorted values here, not in the file)."""
+        if self.summary is not None:
+            return self.summary
+        if self.repeats is not None and self.values is not None:
+            values = np.repeat(self.values, self.repeats)
+            return NumericSample(values, np.dtype(self.dtype), is_sorted=True, std=self.std)
         if self.values is not None:
             return NumericSample(self.values, np.dtype(self.dtype), is_sorted=True, std=self.std)
         return CategoricalSample(self.counts or {})
@@ -103,11 +134,13 @@ class ReferenceProfile:
             raise DriftError(f"column '{name}' is not in the reference profile") from None
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> ReferenceProfile:
+    def fit(cls, frame: pd.DataFrame, columns: Sequence[str] | None = None, *, exact: bool = False) -> ReferenceProfile:
         """Profile the reference DataFrame: every column, or the named ones.
 
         Without `columns`, columns of unsupported dtypes (datetimes, objects that are not plain values)
         are left out; a named column of such a dtype, or a named column that is missing, is an error.
+        Numeric columns of more than 1000 values are kept as value counts or a fixed-size summary (see the
+        module doc); `exact=True` keeps their sorted values instead (files then grow with the rows).
         """
         import pandas as pd
 
@@ -129,12 +162,14 @@ class ReferenceProfile:
                     "column(s) of the reference data are neither numeric nor plain categorical values: "
                     + ", ".join(unsupported)
                 )
-        profiles = map_columns(lambda name: fit_column(name, frame[name]), names, cells=len(frame) * len(names))
+        profiles = map_columns(lambda name: fit_column(name, frame[name], exact=exact), names,
+                               cells=len(frame) * len(names))
         return cls({profile.name: profile for profile in profiles}, rows=len(frame))
 
     def save(self, path: Any) -> None:
         """Write the profile to one `.npz` file (a path, or anything with `.open("wb")` like an
-        ObjectStoragePath). Sorted values are float64 arrays; everything else is JSON inside the file."""
+        ObjectStoragePath). Numbers are plain arrays (uncompressed, so a summary's file has the same size at
+        any row count); everything else is JSON inside the file."""
         arrays: dict[str, np.ndarray] = {}
         columns = []
         for index, profile in enumerate(self.columns.values()):
@@ -146,17 +181,29 @@ class ReferenceProfile:
                 "kind": profile.kind,
                 "missing": profile.missing,
                 "std": profile.std,
+                "form": profile.form,
             }
-            if profile.values is not None:
+            if profile.summary is not None:
+                entry["n_unique"] = profile.summary.n_unique
+                entry["arrays"] = {}
+                for part in SUMMARY_ARRAYS:
+                    entry["arrays"][part] = f"{part}_{index}"
+                    arrays[f"{part}_{index}"] = _compact(getattr(profile.summary, part))
+            elif profile.values is not None:
                 entry["array"] = f"values_{index}"
                 arrays[entry["array"]] = profile.values
+                if profile.repeats is not None:
+                    entry["repeats"] = f"repeats_{index}"
+                    arrays[entry["repeats"]] = _compact(profile.repeats)
             else:
                 counts = profile.counts or {}
                 entry["values"] = [_json_value(profile.name, value) for value in counts]
                 entry["counts"] = list(counts.values())
             columns.append(entry)
         metadata = {"format": FORMAT, "version": VERSION, "rows": self.rows, "columns": columns}
-        arrays["metadata"] = np.array(json.dumps(metadata, allow_nan=False))
+        text = json.dumps(metadata, allow_nan=False)
+        # Padded to a whole kB, so that a file of summaries has one size whatever the digits of its row counts.
+        arrays["metadata"] = np.array(text.ljust(-(-len(text) // 1024) * 1024))
         if _is_local(path):
             with Path(path).open("wb") as handle:  # a file object: numpy must not append ".npz"
                 np.savez(handle, **arrays)  # type: ignore[arg-type]
@@ -172,23 +219,46 @@ class ReferenceProfile:
         try:
             with np.load(_readable(path), allow_pickle=False) as data:
                 metadata = json.loads(str(data["metadata"][()]))
-                if metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
+                if metadata.get("format") != FORMAT or metadata.get("version") not in READABLE_VERSIONS:
                     raise DriftError(
-                        f"{path} is not a drift reference profile of version {VERSION} "
+                        f"{path} is not a drift reference profile of version "
+                        f"{' or '.join(map(str, READABLE_VERSIONS))} "
                         f"(format {metadata.get('format')!r}, version {metadata.get('version')!r})"
                     )
-                columns = {}
-                for entry in metadata["columns"]:
-                    values = data[entry["array"]] if "array" in entry else None
-                    counts = None if values is not None else dict(zip(entry["values"], entry["counts"], strict=True))
-                    columns[entry["name"]] = ColumnProfile(
-                        entry["name"], entry["dtype"], entry["kind"], entry["missing"], values, counts, entry["std"]
-                    )
+                columns = {entry["name"]: _load_column(entry, data) for entry in metadata["columns"]}
         except DriftError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise DriftError(f"cannot read drift reference profile {path}: {err}") from err
         return cls(columns, rows=int(metadata["rows"]))
+
+
+SUMMARY_ARRAYS = ("knots", "knot_counts", "inside_counts", "inside_fractions", "error_ratios", "bin_counts")
+
+
+def _load_column(entry: dict[str, Any], data: Any) -> ColumnProfile:
+    """One column of a version 1 or 2 file (version 1 has no `form`: sorted values or counts)."""
+    common = (entry["name"], entry["dtype"], entry["kind"], entry["missing"])
+    if entry.get("form") == "summary":
+        parts = {part: data[name] for part, name in entry["arrays"].items()}
+        for part in ("knot_counts", "inside_counts", "bin_counts"):
+            parts[part] = parts[part].astype(np.int64)
+        summary = NumericSummary(**parts, dtype=np.dtype(entry["dtype"]), std=float(entry["std"]),
+                                 n_unique=int(entry["n_unique"]))
+        return ColumnProfile(*common, std=entry["std"], summary=summary)
+    if "array" in entry:
+        repeats = data[entry["repeats"]].astype(np.int64) if "repeats" in entry else None
+        return ColumnProfile(*common, values=data[entry["array"]], std=entry["std"], repeats=repeats)
+    counts = dict(zip(entry["values"], entry["counts"], strict=True))
+    return ColumnProfile(*common, counts=counts, std=entry["std"])
+
+
+def _compact(array: np.ndarray) -> np.ndarray:
+    """Counts as uint32 when they fit (they do below 4 billion rows), so the file's size does not depend on them."""
+    if array.dtype.kind in "iu" and array.dtype.itemsize > 4 and (
+            array.size == 0 or (array.min() >= 0 and array.max() < 2**32)):
+        return array.astype(np.uint32)
+    return array
 
 
 def check_unique_columns(frame: pd.DataFrame, what: str) -> None:
@@ -224,8 +294,8 @@ def _plain_values(series: pd.Series) -> bool:
     return all(issubclass(kind, str | int | float | bool | np.number | np.bool_) for kind in kinds)
 
 
-def fit_column(name: str, series: pd.Series) -> ColumnProfile:
-    """Profile one reference column."""
+def fit_column(name: str, series: pd.Series, *, exact: bool = False) -> ColumnProfile:
+    """Profile one reference column (numeric columns of more than 1000 values compactly unless `exact`)."""
     import pandas as pd
 
     kind = profile_kind(series)
@@ -239,7 +309,16 @@ def fit_column(name: str, series: pd.Series) -> ColumnProfile:
         std = float(pd.Series(original).std(ddof=0)) if kept else None
         ordered = values[finite] if kept < values.size else values.copy()
         ordered.sort()
-        return ColumnProfile(name, _dtype_name(series), NUMERIC, values.size - kept, ordered, std=std)
+        common = (name, _dtype_name(series), NUMERIC, values.size - kept)
+        if exact or kept <= SUMMARY_MIN_ROWS:
+            return ColumnProfile(*common, ordered, std=std)
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        if starts.size <= EXACT_VALUES_MAX:
+            repeats = np.diff(np.append(starts, ordered.size))
+            return ColumnProfile(*common, ordered[starts], std=std, repeats=repeats)
+        if kept <= SUMMARY_MIN_VALUES:
+            return ColumnProfile(*common, ordered, std=std)
+        return ColumnProfile(*common, std=std, summary=summarize(ordered, np.dtype(common[1]), std or 0.0))
     if kind == CATEGORICAL_VALUES:
         counts = frequencies(series)
         return ColumnProfile(
@@ -295,14 +374,27 @@ def _json_value(column: str, value: Any) -> Any:
 
 
 def _same_column(left: ColumnProfile, right: ColumnProfile) -> bool:
-    same_values = (left.values is None and right.values is None) or (
-        left.values is not None and right.values is not None and np.array_equal(left.values, right.values)
-    )
     return (
-        same_values
+        _same_array(left.values, right.values)
+        and _same_array(left.repeats, right.repeats)
+        and _same_summary(left.summary, right.summary)
         and left.counts == right.counts
         and (left.name, left.dtype, left.kind, left.missing, left.std)
         == (right.name, right.dtype, right.kind, right.missing, right.std)
+    )
+
+
+def _same_array(left: np.ndarray | None, right: np.ndarray | None) -> bool:
+    if left is None or right is None:
+        return left is None and right is None
+    return bool(np.array_equal(left, right))
+
+
+def _same_summary(left: NumericSummary | None, right: NumericSummary | None) -> bool:
+    if left is None or right is None:
+        return left is None and right is None
+    return (left.dtype, left.std, left.n_unique) == (right.dtype, right.std, right.n_unique) and all(
+        np.array_equal(getattr(left, part), getattr(right, part)) for part in SUMMARY_ARRAYS
     )
 
 

@@ -18,14 +18,15 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from scipy import special, stats
 
-from mlops_provider.drift import ecdf
+from mlops_provider.drift import ecdf, summary
+from mlops_provider.drift.summary import NumericSummary, SummaryLimit
 
 NUMERICAL = "numerical"
 CATEGORICAL = "categorical"
 
 # scipy.stats.ks_2samp(method="auto") computes the exact p-value up to this sample size.
 KS_EXACT_MAX_N = 10000
-WASSERSTEIN_STD_FLOOR = 0.001
+WASSERSTEIN_STD_FLOOR = summary.WASSERSTEIN_STD_FLOOR
 # Evidently bins a numerical column into a histogram for jensenshannon/psi only above this many distinct
 # reference values; below it compares value frequencies like a categorical column.
 HISTOGRAM_MIN_UNIQUE = 20
@@ -124,7 +125,7 @@ class CategoricalSample:
         return len(self.counts)
 
 
-Sample = NumericSample | CategoricalSample
+Sample = NumericSample | CategoricalSample | NumericSummary
 
 
 class KsResult(NamedTuple):
@@ -143,10 +144,19 @@ def counts_of(sample: Sample) -> Counts:
     """Value frequencies of either kind of sample; a sorted array gives them in one pass."""
     if isinstance(sample, CategoricalSample):
         return sample.counts
+    if isinstance(sample, NumericSummary):
+        raise _no_frequencies(sample)
     values = sample.sorted
     starts = _run_starts(values)
     sizes = np.diff(np.append(starts, values.size))
     return dict(zip(values[starts].tolist(), sizes.tolist(), strict=True))
+
+
+def _no_frequencies(reference: NumericSummary) -> SummaryLimit:
+    return SummaryLimit(
+        f"the reference profile keeps a fixed-size summary of its {reference.n:,} values ({reference.n_unique:,} "
+        "distinct), not the frequency of each value, which a test of value frequencies needs"
+    )
 
 
 def _run_starts(values: np.ndarray) -> np.ndarray:
@@ -166,6 +176,8 @@ def union_keys(reference: Counts, current: Counts) -> list[Hashable]:
 def n_values_together(reference: Sample, current: Sample) -> int:
     """`pd.concat([reference, current]).nunique()`, which Evidently's default test choice compares with 2
     and 5: exact up to 5, some number above 5 otherwise."""
+    if isinstance(reference, NumericSummary):
+        return 6  # a summary has more than EXACT_VALUES_MAX distinct values
     if isinstance(reference, NumericSample) and isinstance(current, NumericSample):
         few_reference = reference.unique_up_to(5)
         few_current = None if few_reference is None else current.unique_up_to(5)
@@ -228,16 +240,30 @@ def ks_2samp(a: Any, b: Any) -> KsResult:
 
 def ks(reference: NumericSample, current: NumericSample) -> float:
     """Evidently `ks`: the p-value of `ks_2samp`."""
+    if isinstance(reference, NumericSummary):
+        raise SummaryLimit(
+            f"the KS test needs every reference value, but the reference profile keeps a fixed-size summary of "
+            f"its {reference.n:,} values"
+        )
     return ks_2samp_samples(reference, current).pvalue
 
 
 def wasserstein(reference: NumericSample, current: NumericSample) -> float:
     """Evidently `wasserstein`: scipy's distance over the reference's population std (floored at 0.001)."""
+    return wasserstein_with_error(reference, current)[0]
+
+
+def wasserstein_with_error(reference: NumericSample | NumericSummary, current: NumericSample) -> tuple[float, float]:
+    """Evidently `wasserstein` and how far from it the score can be (0 unless the reference is a summary)."""
+    if isinstance(reference, NumericSummary):
+        distance, error = summary.wasserstein_distance(reference, current.values)
+        norm = max(reference.std, WASSERSTEIN_STD_FLOOR)
+        return distance / norm, error / norm
     std = reference.std if reference.std is not None else float(np.std(reference.values))
     distance = ecdf.wasserstein_distance(
         reference.values, current.values, a_sorted=reference.is_sorted, b_sorted=current.is_sorted
     )
-    return distance / max(std, WASSERSTEIN_STD_FLOOR)
+    return distance / max(std, WASSERSTEIN_STD_FLOOR), 0.0
 
 
 def chisquare(reference: Sample, current: Sample) -> float:
@@ -270,6 +296,10 @@ def z(reference: Sample, current: Sample) -> float:
 def jensenshannon(reference: Sample, current: Sample, column_type: str = CATEGORICAL) -> float:
     """Evidently `jensenshannon`: scipy's Jensen-Shannon distance (natural log) of the binned shares."""
     p, q = binned_shares(reference, current, column_type, fill_zeroes=False)
+    return _js_distance(p, q)
+
+
+def _js_distance(p: np.ndarray, q: np.ndarray) -> float:
     p = p / np.sum(p)
     q = q / np.sum(q)
     m = (p + q) / 2.0
@@ -277,10 +307,94 @@ def jensenshannon(reference: Sample, current: Sample, column_type: str = CATEGOR
     return float(np.sqrt(js / 2.0))
 
 
+def _js_terms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    m = (p + q) / 2.0
+    return special.rel_entr(p, m) + special.rel_entr(q, m)
+
+
 def psi(reference: Sample, current: Sample, column_type: str = CATEGORICAL) -> float:
     """Evidently `psi`: population stability index of the binned shares (empty bins get a tiny share)."""
     p, q = binned_shares(reference, current, column_type, fill_zeroes=True)
-    return float(np.sum((p - q) * np.log(p / q)))
+    return float(np.sum(_psi_terms(p, q)))
+
+
+def _js_slope(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The derivative of a Jensen-Shannon term in p: log(2p / (p + q)) (log 2 where q = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(q > 0, np.log(2 * p / (p + q)), math.log(2.0))
+
+
+def _psi_slope(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The derivative of a PSI term in p: log(p / q) + 1 - q / p."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(p / q) + 1 - q / p
+
+
+def _psi_terms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return (p - q) * np.log(p / q)
+
+
+def binned_with_error(name: str, reference: NumericSummary, current: Sample, column_type: str) -> tuple[float, float]:
+    """`jensenshannon` or `psi` of a summarised reference: exact when the Sturges edges are the reference's own
+    (the current range lies inside the reference's), else the estimate and its bound by convexity (each bin's
+    term is convex in the reference share, smallest where it equals the current share)."""
+    if column_type != NUMERICAL or not isinstance(current, NumericSample):
+        raise _no_frequencies(reference)
+    edges = sturges_edges(reference, current)
+    exact = _own_range_edges(reference, current, edges)
+    estimate, low, high = summary.histogram_shares(reference, edges, exact)
+    q = histogram_sorted(current.sorted, edges) / current.n
+    if name == "jensenshannon":
+        score = _js_distance(estimate, q)
+        if exact:
+            return score, 0.0
+        q = q / np.sum(q)
+        smallest, largest = summary.convex_range(_js_terms, low, high, q)
+        chain_smallest, chain_largest = summary.chain_range(_js_terms, _js_slope, summary.edge_counts(reference, edges),
+                                                            q, reference.n)
+        smallest, largest = max(smallest, chain_smallest), min(largest, chain_largest)
+        return score, max(score - math.sqrt(smallest / 2.0), math.sqrt(largest / 2.0) - score)
+    p, q = estimate.copy(), q.copy()
+    _fill_zeroes(p)
+    _fill_zeroes(q)
+    score = float(np.sum(_psi_terms(p, q)))
+    if exact:
+        return score, 0.0
+    p_low, p_high = _filled_share_bounds(low, high, 1.0 / reference.n)
+    smallest, largest = summary.convex_range(_psi_terms, p_low, p_high, q)
+    empty = high == 0
+    if ((low > 0) | empty).all() and np.array_equal(p_low[empty], p_high[empty]):  # known empty bins, known fill
+        fill = float(p_low[empty][0]) if empty.any() else 1.0
+
+        def filled(shares: np.ndarray) -> np.ndarray:
+            return np.where(shares > 0, shares, fill)
+
+        chain_smallest, chain_largest = summary.chain_range(
+            lambda shares, q: _psi_terms(filled(shares), q), lambda shares, q: _psi_slope(filled(shares), q),
+            summary.edge_counts(reference, edges), q, reference.n)
+        smallest, largest = max(smallest, chain_smallest), min(largest, chain_largest)
+    return score, max(score - smallest, largest - score)
+
+
+def _filled_share_bounds(low: np.ndarray, high: np.ndarray, one: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the reference shares after `_fill_zeroes`: an empty bin gets the smallest non-empty share / 1e6
+    (or 1e-4), so the fill is bounded by what the smallest non-empty share can be; `one` is one value's share."""
+    surely = low > 0
+    maybe = high > 0
+    smallest_low = float(np.min(np.where(surely, low, one)[maybe]))
+    smallest_high = float(np.min(high[surely])) if surely.any() else float(np.max(high))
+    fill_low, fill_high = (value / 10**6 if value <= 0.0001 else 0.0001 for value in (smallest_low, smallest_high))
+    return np.where(surely, low, fill_low), np.where(maybe, high, fill_high)
+
+
+def _own_range_edges(reference: NumericSummary, current: NumericSample, edges: np.ndarray) -> bool:
+    """Are `edges` those the summary stores exact counts for (the reference's own range, dtype and bin count)?"""
+    bins = edges.size - 1
+    if bins > summary.MAX_STORED_BINS or not reference.minimum <= current.sorted[0] <= current.sorted[-1] <= (
+            reference.maximum):
+        return False
+    own = summary.own_edges(reference.minimum, reference.maximum, reference.dtype, bins)
+    return own.dtype == edges.dtype and bool(np.array_equal(own, edges))
 
 
 def binned_shares(
@@ -313,20 +427,20 @@ def _fill_zeroes(shares: np.ndarray) -> None:
     np.place(shares, shares == 0, smallest / 10**6 if smallest <= 0.0001 else 0.0001)
 
 
-def combined_dtype(reference: NumericSample, current: NumericSample) -> np.dtype:
+def combined_dtype(reference: NumericSample | NumericSummary, current: NumericSample) -> np.dtype:
     """The dtype of `pd.concat([reference, current])` for numeric columns."""
     return np.result_type(reference.dtype, current.dtype)
 
 
-def sturges_edges(reference: NumericSample, current: NumericSample) -> np.ndarray:
+def sturges_edges(reference: NumericSample | NumericSummary, current: NumericSample) -> np.ndarray:
     """`np.histogram_bin_edges(pd.concat([reference, current]), bins="sturges")` without the concat.
 
     Sturges needs only the size and range of the data; the edges are computed in the dtype of the
     concatenation, as numpy does, so float32 and integer columns get numpy's exact edges.
     """
     dtype = combined_dtype(reference, current)
-    lowest = min(reference.sorted[0], current.sorted[0])
-    highest = max(reference.sorted[-1], current.sorted[-1])
+    lowest = min(_smallest(reference), current.sorted[0])
+    highest = max(_largest(reference), current.sorted[-1])
     size = reference.n + current.n
     ends = np.array([lowest, highest]).astype(dtype)
     if np.issubdtype(dtype, np.integer):
@@ -341,6 +455,14 @@ def sturges_edges(reference: NumericSample, current: NumericSample) -> np.ndarra
     else:
         n_bins = 1
     return np.histogram_bin_edges(ends, bins=n_bins)
+
+
+def _smallest(sample: NumericSample | NumericSummary) -> float:
+    return sample.minimum if isinstance(sample, NumericSummary) else sample.sorted[0]
+
+
+def _largest(sample: NumericSample | NumericSummary) -> float:
+    return sample.maximum if isinstance(sample, NumericSummary) else sample.sorted[-1]
 
 
 def histogram_sorted(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -364,7 +486,19 @@ _FUNCTIONS: dict[str, TestFunction] = {
 
 def run_test(name: str, reference: Sample, current: Sample, column_type: str) -> float:
     """The score of test `name` for one column."""
-    return _FUNCTIONS[name](reference, current, column_type)
+    return score_with_error(name, reference, current, column_type)[0]
+
+
+def score_with_error(name: str, reference: Sample, current: Sample, column_type: str) -> tuple[float, float]:
+    """The score of test `name` for one column and a bound on its distance to the score of the full reference
+    (0 unless the reference is a summary). Raises `SummaryLimit` when a summary cannot give the test's score."""
+    if not isinstance(reference, NumericSummary):
+        return _FUNCTIONS[name](reference, current, column_type), 0.0
+    if name == "wasserstein" and isinstance(current, NumericSample):
+        return wasserstein_with_error(reference, current)
+    if name in ("jensenshannon", "psi"):
+        return binned_with_error(name, reference, current, column_type)
+    return _FUNCTIONS[name](reference, current, column_type), 0.0  # raises SummaryLimit
 
 
 def default_test(reference: Sample, current: Sample, column_type: str) -> str:

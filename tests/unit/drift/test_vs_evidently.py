@@ -140,3 +140,29 @@ def test_text_and_untyped_columns_are_left_out_as_evidently_does():
     assert set(result.columns) == {"x"}
     assert set(result.skipped_columns) == {"uint", "nullable", "when", "id"}
     assert "text" in result.skipped_columns["id"]
+
+
+@pytest.mark.parametrize(
+    ("reference_rows", "current_rows", "shift"),
+    [
+        (40_000, 20_000, 0.0),  # unshifted: the current range lies inside the reference's
+        (40_000, 20_000, 0.1),
+        (30_000, 600, 0.3),  # a small current window
+    ],
+)
+def test_large_references_match_evidently_through_compact_profiles(matches_evidently, reference_rows, current_rows,
+                                                                   shift):
+    """Above 12,000 values a numeric column is profiled as a fixed-size summary (ints and rounded floats with
+    few distinct values as exact counts); `matches_evidently` checks that path against Evidently too."""
+    from mlops_provider.drift import ReferenceProfile
+
+    rng = np.random.default_rng(reference_rows + current_rows + int(100 * shift))
+    reference, current = frame(rng, reference_rows, 0.0), frame(rng, current_rows, shift)
+    reference["int_wide"] = rng.integers(0, 10**6, reference_rows)
+    current["int_wide"] = rng.integers(int(shift * 10**6), 10**6, current_rows)
+    forms = {name: column.form for name, column in ReferenceProfile.fit(reference).columns.items()}
+    assert {name for name, form in forms.items() if form == "summary"} == {
+        "normal", "lognormal", "float32", "with_nan", "int_wide"}
+    assert forms["int_many"] == forms["rounded"] == forms["bool"] == "repeats"
+    matches_evidently(reference, current)
+    matches_evidently(reference[NUMERICAL], current[NUMERICAL], method="jensenshannon")
