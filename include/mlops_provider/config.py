@@ -343,7 +343,8 @@ class ModelConfig(_Strict):
     data: DataConfig
     trainer: TrainerConfig = TrainerConfig()
     gate: GateConfig
-    suite: str | None = Field(None, description="Great Expectations suite file in include/expectations")
+    suite: str | None = Field(None, description="Great Expectations suite file in include/expectations "
+                                               "(MLOPS_EXPECTATIONS_DIR), or an absolute path")
     drift: DriftConfig = DriftConfig()
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()

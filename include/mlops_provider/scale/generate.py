@@ -1,9 +1,12 @@
 """N model configs with their suites and data, in one folder a DAG run can be pointed at (`mlops scale-models`).
 
-    DIR/models/<model>.yaml          MLOPS_MODELS_DIR
-    DIR/expectations/<model>.json    MLOPS_EXPECTATIONS_DIR (profiled from the model's good data)
-    DIR/data/<model>/train.parquet   MLOPS_DATA_DIR
+    DIR/models/<model>.yaml          point MLOPS_MODELS_DIR here (e.g. `mlops stack up --models-dir`)
+    DIR/expectations/<model>.json    profiled from the model's good data
+    DIR/data/<model>/train.parquet
     DIR/data/<model>/inference/      a window of recent requests per model (`write_inference_windows`)
+
+The configs name their suite and data by absolute path, so MLOPS_MODELS_DIR is all a process needs (a stack's
+workers keep their own MLOPS_DATA_DIR and expectations folder).
 
 The models vary in rows (2,000 to 50,000, spread evenly on a log scale), in their mix of numeric and categorical
 features, in task (classification, regression) and in estimator. One is broken on purpose (its name ends in
@@ -121,8 +124,9 @@ def model_frame(plan: ModelPlan, rows: int | None = None, *, seed: int | None = 
     return frame
 
 
-def model_config(plan: ModelPlan) -> dict[str, Any]:
-    """The YAML document of the plan's model (paths relative to MLOPS_DATA_DIR)."""
+def model_config(plan: ModelPlan, root: Path) -> dict[str, Any]:
+    """The YAML document of the plan's model, its suite and data under `root` (absolute paths)."""
+    data = root.resolve() / "data" / plan.name
     config: dict[str, Any] = {
         "name": plan.name,
         "description": f"Generated {plan.task} model for scale runs ({plan.rows} rows"
@@ -130,10 +134,10 @@ def model_config(plan: ModelPlan) -> dict[str, Any]:
         "task": plan.task,
         "target": "target",
         "features": {"numeric": plan.numeric, **({"categorical": plan.categorical} if plan.categorical else {})},
-        "data": {"train": f"{plan.name}/train.parquet", "holdout_fraction": 0.25,
-                 "inference": f"{plan.name}/inference"},
+        "data": {"train": str(data / "train.parquet"), "holdout_fraction": 0.25, "inference": str(data / "inference")},
         "trainer": {"params": {"estimator": plan.estimator, **plan.params}, "seed": 42},
         "gate": GATE[plan.task],
+        "suite": str(root.resolve() / "expectations" / f"{plan.name}.json"),
         "drift": {"min_rows": DRIFT_MIN_ROWS, "cooldown_minutes": 60},
         "deploy": {"target": "local"},
     }
@@ -149,10 +153,8 @@ class ModelSet:
 
     @property
     def env(self) -> dict[str, str]:
-        """The MLOPS_* variables that make DAGs, operators and the CLI use this set instead of include/."""
-        return {"MLOPS_MODELS_DIR": str(self.folder / "models"),
-                "MLOPS_EXPECTATIONS_DIR": str(self.folder / "expectations"),
-                "MLOPS_DATA_DIR": str(self.folder / "data")}
+        """What makes DAGs, operators and the CLI use this set instead of include/models."""
+        return {"MLOPS_MODELS_DIR": str(self.folder.resolve() / "models")}
 
     @property
     def broken(self) -> list[str]:
@@ -181,7 +183,7 @@ def generate_models(folder: str | Path, count: int, *, broken: bool = True) -> M
         path.mkdir(parents=True, exist_ok=True)
     for plan in plans:
         source = models / f"{plan.name}.yaml"
-        document = model_config(plan)
+        document = model_config(plan, root)
         config = parse_model_config(document, str(source))  # what we write must load
         frame = model_frame(plan)
         suite = profile_suite(frame, config, source=f"generated ({plan.rows} rows, seed {plan.seed})")
