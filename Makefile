@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test stop lint typecheck bench install browser clean
+.PHONY: demo test stop lint typecheck bench install browser clean stack-local stack-stop test-stack
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or run: make PYTHON=/path/to/python3.11"; exit 2; }
@@ -41,6 +41,20 @@ demo: $(STAMP)
 
 stop:
 	@if [ -x $(BIN)/mlops ]; then $(BIN)/mlops demo down; fi
+
+# The compose stack's topology without containers (docs/stack-local.md): PostgreSQL and Redis from the system's
+# packages (installed by the first `make stack-local` when missing; needs root or the packages already there),
+# MLflow with basic auth and Airflow on the CeleryExecutor with WORKERS workers, under .stack/ on loopback ports.
+WORKERS ?= 2
+stack-local: $(STAMP)
+	$(BIN)/mlops stack up --local --workers $(WORKERS)
+
+stack-stop:
+	@if [ -x $(BIN)/mlops ]; then $(BIN)/mlops stack down; fi
+
+# Brings the local stack up in a folder of its own, runs mlops_training through its scheduler and two workers
+test-stack: $(STAMP)
+	$(BIN)/pytest -m stack tests/stack
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse_time.py

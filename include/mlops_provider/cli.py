@@ -90,6 +90,24 @@ def _demo(args: argparse.Namespace) -> int:
     return actions[args.action]()
 
 
+def _stack(args: argparse.Namespace) -> int:
+    import json
+
+    from mlops_provider.stack import local
+
+    folder = Path(args.dir)
+    if args.action == "up":
+        if not args.local:
+            print("error: only the local stack exists here: mlops stack up --local "
+                  "(the containers: docker compose up -d)", file=sys.stderr)
+            return EXIT_USAGE
+        models = Path(args.models_dir).resolve() if args.models_dir else None
+        state = local.up(folder, workers=args.workers, concurrency=args.concurrency, models_dir=models)
+        print(json.dumps(state, indent=2))
+        return EXIT_OK
+    return local.down(folder) if args.action == "down" else local.status(folder)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description="The machine-learning lifecycle on Airflow.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -135,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the local demo stack: MLflow + Airflow standalone under .demo/")
     demo.add_argument("action", choices=["up", "down", "status"])
     demo.set_defaults(handler=_demo)
+
+    stack = commands.add_parser("stack", help="the compose stack's topology as local processes under --dir")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("--local", action="store_true", help="up: processes on loopback, not containers")
+    stack.add_argument("--dir", default=".stack", help="the stack's folder (default .stack)")
+    stack.add_argument("--workers", type=int, default=1, help="up: how many Celery workers (default 1)")
+    stack.add_argument("--concurrency", type=int, help="up: task slots per worker (default Airflow's, 16)")
+    stack.add_argument("--models-dir", help="up: model configs for Airflow (default include/models)")
+    stack.set_defaults(handler=_stack)
     return parser
 
 

@@ -58,7 +58,23 @@ def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
     except MlflowException as err:
         if _missing(err) or "not found" in str(err).lower():
             return None
+        # MLflow's basic-auth app answers 403, not 404, for an alias of a model that does not exist (it cannot
+        # check a permission on it); reading the model itself tells "no such model" from a real refusal
+        if getattr(err, "error_code", "") == "PERMISSION_DENIED" and not _model_exists(client, model):
+            return None
         raise
+
+
+def _model_exists(client: MlflowClient, model: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(model)
+    except MlflowException as err:
+        if _missing(err):
+            return False
+        raise
+    return True
 
 
 def find_version(client: MlflowClient, model: str, run_id: str, dag_run_id: str) -> Any | None:
