@@ -87,7 +87,8 @@ def _credentials(path: str) -> tuple[str, str]:
 
 
 def _pids(folder: Path, prefix: str) -> list[int]:
-    return [int(p.read_text().strip()) for p in sorted((folder / "run").glob(f"{prefix}*.pid"))]
+    """The pids the stack recorded for its processes named `prefix*` (`DIR/run/<name>.pid`, JSON)."""
+    return [int(json.loads(p.read_text())["pid"]) for p in sorted((folder / "run").glob(f"{prefix}*.pid"))]
 
 
 def run_dag(api: Any, dag_id: str, run_id: str) -> tuple[float, str, dict[str, str]]:
@@ -152,13 +153,13 @@ def training_problems(model_set: Any, states: dict[str, str]) -> list[str]:
 def table(models: int, outcomes: list[Outcome], parse: dict[str, float]) -> list[str]:
     base = outcomes[0]
     head = " | ".join(f"{o.workers} worker{'s' if o.workers > 1 else ''}" for o in outcomes)
-    ratios = " | ".join(f"{o.workers}w vs {base.workers}w" for o in outcomes[1:])
-    lines = [f"| {models} models | {head} | {ratios} |", "|---|" + "---:|" * (len(outcomes) * 2 - 1)]
+    ratios = "".join(f" {o.workers}w vs {base.workers}w |" for o in outcomes[1:])
+    lines = [f"| {models} models | {head} |{ratios}", "|---|" + "---:|" * (len(outcomes) * 2 - 1)]
 
     def row(label: str, values: list[float], unit: str) -> str:
         cells = " | ".join(f"{v:.0f} {unit}" for v in values)
-        ratio = " | ".join(f"{v / values[0]:.2f}x" if values[0] else "n/a" for v in values[1:])
-        return f"| {label} | {cells} | {ratio} |"
+        ratio = "".join(f" {v / values[0]:.2f}x |" if values[0] else " n/a |" for v in values[1:])
+        return f"| {label} | {cells} |{ratio}"
 
     for dag_id in MONITORED:
         lines.append(row(f"makespan of one {dag_id} run", [o.makespan.get(dag_id, 0.0) for o in outcomes], "s"))

@@ -12,6 +12,9 @@ per task. Each number comes with a named peer measured in the same run.
   (SQLite), counted by a proxy in front of it while `dag.test()` runs `mlops_training` for one generated model.
   Peer: the requests of the shortest hand-written MLflow script that trains, logs, registers and aliases the
   same model (`mlflow.sklearn.log_model(registered_model_name=...)` + `set_registered_model_alias`).
+- **MLflow basic-auth per request** (the stack's MLflow runs the basic-auth app): server CPU and latency of one
+  authenticated request with `docker/mlflow/basic_auth.ini`'s credential cache (`auth_cache_ttl_seconds`) against
+  the same server with the cache off (the peer: MLflow's default, every request hashes the password).
 
     PYTHONPATH=include nice -n 19 .venv/bin/python bench/scale_limits.py [--models 50] [--repeat 3] [--skip-mlflow]
 """
@@ -244,6 +247,68 @@ def mlflow_table(folder: Path) -> list[str]:
     return lines
 
 
+def _auth_server(folder: Path, cache_seconds: int) -> tuple[subprocess.Popen, str]:
+    """A basic-auth MLflow server (SQLite) whose admin is `admin`/`bench-password-1234`."""
+    from mlops_provider.netutil import free_port, wait_http
+
+    folder.mkdir(parents=True)
+    ini = folder / "basic_auth.ini"
+    ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{folder / 'auth.db'}\n"
+                   "admin_username = admin\nadmin_password = bench-password-1234\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+                   f"auth_cache_ttl_seconds = {cache_seconds}\n")
+    port = free_port()
+    log = folder / "mlflow.log"
+    env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "bench"}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
+                                 "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--host", "127.0.0.1",
+                                 "--port", str(port), "--workers", "1"], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, cwd=folder, start_new_session=True)
+    wait_http(f"http://127.0.0.1:{port}/health", timeout=180, proc=proc, log=log)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _server_cpu(pid: int) -> float:
+    import psutil
+
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True)))
+
+
+def auth_table(folder: Path, requests: int = 30) -> list[str]:
+    """Per-request server CPU and latency of authenticated MLflow requests, credential cache off vs on."""
+    import httpx
+
+    rows = {}
+    for label, cache in (("cache off (MLflow's default; peer)", 0), ("auth_cache_ttl_seconds = 60", 60)):
+        proc, url = _auth_server(folder / f"auth-{cache}", cache)
+        try:
+            with httpx.Client(base_url=url, auth=("admin", "bench-password-1234"), timeout=60) as http:
+                http.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "Default"})
+                cpu, latencies = _server_cpu(proc.pid), []
+                for _ in range(requests):
+                    start = time.perf_counter()
+                    answer = http.get("/api/2.0/mlflow/experiments/get-by-name",
+                                      params={"experiment_name": "Default"})
+                    latencies.append(time.perf_counter() - start)
+                    answer.raise_for_status()
+                rows[label] = ((_server_cpu(proc.pid) - cpu) / requests, statistics.median(latencies))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    peer_cpu, peer_latency = next(iter(rows.values()))
+    lines = ["| MLflow basic-auth, one request | server CPU | latency (median) | CPU vs peer | latency vs peer |",
+             "|---|---:|---:|---:|---:|"]
+    for label, (cpu, latency) in rows.items():
+        lines.append(f"| {label} | {cpu * 1000:.0f} ms | {latency * 1000:.0f} ms | {cpu / peer_cpu:.2f}x | "
+                     f"{latency / peer_latency:.2f}x |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=50)
@@ -262,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(parse_table(model_set, args.repeat)) + "\n")
         print("\n".join(import_table(args.repeat)) + "\n")
         if not args.skip_mlflow:
+            print("\n".join(auth_table(folder)) + "\n")
             print("\n".join(mlflow_table(folder)))
     return 0
 
