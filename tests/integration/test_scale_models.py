@@ -13,7 +13,7 @@ import pytest
 def scale_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from mlops_provider.scale.generate import generate_models
 
-    model_set = generate_models(tmp_path / "scale", 5)
+    model_set = generate_models(tmp_path / "scale", 3)  # one classifier, one regressor, the broken one
     for key, value in model_set.env.items():
         monkeypatch.setenv(key, value)
     return model_set
