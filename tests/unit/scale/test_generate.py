@@ -73,3 +73,15 @@ def test_a_folder_with_other_models_is_refused(tmp_path: Path) -> None:
     (tmp_path / "models" / "credit_default.yaml").write_text("name: credit_default\n")
     with pytest.raises(ValueError, match="credit_default.yaml"):
         generate_models(tmp_path, 2)
+
+
+def test_the_cli_writes_a_set_and_says_how_to_point_airflow_at_it(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from mlops_provider.cli import main
+
+    assert main(["scale-models", "--count", "3", "--dir", str(tmp_path), "--windows"]) == 0
+    out = capsys.readouterr().out
+    assert "3 models" in out and "broken: m001_broken" in out
+    assert f"export MLOPS_MODELS_DIR={tmp_path.resolve() / 'models'}" in out
+    assert sorted(p.stem for p in (tmp_path / "models").glob("*.yaml")) == ["m000_clf", "m001_broken", "m002_reg"]
+    assert list((tmp_path / "data" / "m002_reg" / "inference").rglob("window-*.parquet"))
