@@ -48,6 +48,19 @@ def _demo_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scale_models(args: argparse.Namespace) -> int:
+    from mlops_provider.scale.generate import generate_models, write_inference_windows
+
+    model_set = generate_models(args.dir, args.count, broken=not args.no_broken)
+    if args.windows:
+        write_inference_windows(model_set)
+    print(f"{len(model_set.plans)} models in {model_set.folder} (broken: {', '.join(model_set.broken) or 'none'})")
+    print("point Airflow at them with:")
+    for key, value in model_set.env.items():
+        print(f"  export {key}={value}")
+    return EXIT_OK
+
+
 def _demo_traffic(args: argparse.Namespace) -> int:
     import os
 
@@ -111,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="0..1: move what makes a credit applicant default (concept drift)")
     demo_data.add_argument("--corrupt", action="store_true", help="break the data (fails validation)")
     demo_data.set_defaults(handler=_demo_data)
+
+    scale = commands.add_parser("scale-models", help="write N generated model configs, suites and data (scale runs)")
+    scale.add_argument("--count", type=int, required=True, help="how many models")
+    scale.add_argument("--dir", required=True, help="folder for models/, expectations/ and data/")
+    scale.add_argument("--no-broken", action="store_true", help="no deliberately broken model among them")
+    scale.add_argument("--windows", action="store_true",
+                       help="also write one inference window per model, dated now (for the drift monitor)")
+    scale.set_defaults(handler=_scale_models)
 
     traffic = commands.add_parser("demo-traffic", help="score demo requests with the champion, log them as a window")
     traffic.add_argument("model")

@@ -26,7 +26,8 @@ VIEWER, VIEWER_PASSWORD = "viewer", "view"
 _TRIGGER = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns$")
 _RUN = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns/(?P<run>[^/]+)$")
 _DAG = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)$")
-_TASKS = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns/(?P<run>[^/]+)/taskInstances$")
+_TASKS = re.compile(r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns/(?P<run>[^/?]+)/taskInstances(?:\?(?P<query>.*))?$")
+PAGE_LIMIT = 100  # Airflow's [api] maximum_page_limit: a page never holds more
 
 
 @dataclass
@@ -198,8 +199,12 @@ class _Handler(BaseHTTPRequestHandler):
         if tasks and method == "GET":
             if (dag, tasks.group("run")) not in fake.runs:
                 return 404, {"detail": f"DagRun with dag_id: '{dag}' and run_id: '{tasks.group('run')}' not found"}
+            from urllib.parse import parse_qs
+
+            query = {k: int(v[0]) for k, v in parse_qs(tasks.group("query") or "").items() if k in ("limit", "offset")}
+            offset, limit = query.get("offset", 0), min(query.get("limit", 50), PAGE_LIMIT)
             items = [{"task_id": t, "state": s, "map_index": -1} for t, s in fake.task_states.items()]
-            return 200, {"task_instances": items, "total_entries": len(items)}
+            return 200, {"task_instances": items[offset:offset + limit], "total_entries": len(items)}
         if dag_only and method == "GET":
             return 200, {"dag_id": dag, "is_paused": dag not in fake.unpaused}
         if dag_only and method == "PATCH":

@@ -312,3 +312,11 @@ def test_minio_init_is_idempotent_and_limits_mlflow_to_its_bucket(tmp_path: Path
     assert run(MC_ATTACH_ERROR="The specified policy change is already in effect.").returncode == 0
     failed = run(MC_ATTACH_ERROR="Access Denied.")
     assert failed.returncode == 1 and "Access Denied" in failed.stderr
+
+
+def test_mlflow_remembers_a_verified_login_briefly() -> None:
+    """Without the credential cache every MLflow request hashes the password (scrypt, ~0.1 s of CPU), ~130 times
+    per model in a training run (bench/scale_limits.py); the cache must stay short, as it delays a revocation."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "docker" / "mlflow" / "basic_auth.ini")
+    assert 0 < config.getint("mlflow", "auth_cache_ttl_seconds") <= 300

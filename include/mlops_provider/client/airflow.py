@@ -153,9 +153,17 @@ class AirflowClient:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         """`{task_id: state}` of one run (a mapped task shows the state of its last map index)."""
         path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances"
-        response = self._api("GET", path)
-        self._raise_for(response, dag_id=dag_id, action="read task instances of")
-        return {item["task_id"]: str(item["state"]) for item in _json(response).get("task_instances") or []}
+        states: dict[str, str] = {}
+        offset = 0
+        while True:  # pages of at most 100 (Airflow's maximum_page_limit); a run of 50 models has 250 tasks
+            response = self._api("GET", path, params={"limit": 100, "offset": offset})
+            self._raise_for(response, dag_id=dag_id, action="read task instances of")
+            page = _json(response)
+            items = page.get("task_instances") or []
+            states.update({item["task_id"]: str(item["state"]) for item in items})
+            offset += len(items)
+            if not items or offset >= int(page.get("total_entries") or 0):
+                return states
 
     def wait_for_dag(self, dag_id: str, *, timeout: float, poll: float = 2) -> None:
         """Return once the api-server knows `dag_id` (the DAG processor has parsed it); after `timeout` seconds,

@@ -232,3 +232,12 @@ def test_wait_for_dag_returns_once_parsed_and_quotes_import_errors(airflow: Fake
     with pytest.raises(TriggerError, match=r"DAG 'broken' did not appear within 0 s; import errors: .*SyntaxError"):
         client.wait_for_dag("broken", timeout=0.05, poll=0.02)
     assert airflow.calls["get_dag"] >= 2
+
+
+def test_task_states_reads_every_page(airflow: FakeAirflow, client: AirflowClient) -> None:
+    """A run of fifty models has 250 task instances; the API answers at most 100 per page."""
+    airflow.task_states = {f"m{i:03d}.{task}": "success" for i in range(50)
+                           for task in ("validate", "train", "evaluate", "register", "promote")}
+    client.trigger(DAG, CONF, dag_run_id="many")
+    states = client.task_states(DAG, "many")
+    assert len(states) == 250 and states["m049.promote"] == "success"
