@@ -226,28 +226,32 @@ def _looped(metric: str, counts: np.ndarray, scored: Scored) -> np.ndarray:
 def measure_latency(model: Any, features: pd.DataFrame, *, rows: int = 1, samples: int = LATENCY_SAMPLES,
                     warmup: int = 5, max_seconds: float = LATENCY_SECONDS) -> dict[str, float]:
     """p95 and median milliseconds of `model.predict` on frames of `rows` holdout rows (up to `samples` frames),
-    after `warmup` calls. Each frame is timed twice and the faster kept: on a shared machine the slower one
-    mostly measures the scheduler, not the model. Timing stops after `max_seconds` (at least
-    `LATENCY_MIN_SAMPLES` frames), so a slow model or a busy machine does not hold the evaluate task for minutes."""
+    after `warmup` calls, with one OpenMP/BLAS thread as the model server runs. Each frame is timed twice and the
+    faster kept: on a shared machine the slower one mostly measures the scheduler, not the model. Timing stops
+    after `max_seconds` (at least `LATENCY_MIN_SAMPLES` frames), so a slow model or a busy machine does not hold
+    the evaluate task for minutes."""
     import time
 
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
     frames = [features.iloc[i:i + rows] for i in range(0, min(len(features), samples * rows), rows)]
     frames = [f for f in frames if len(f) == rows] or [features.iloc[:rows]]
-    for frame in frames[:warmup]:
-        model.predict(frame)
     timings: list[float] = []
-    deadline = time.perf_counter() + max_seconds
-    for frame in frames:
-        best = math.inf
-        for _ in range(2):
-            start = time.perf_counter()
+    # one OpenMP/BLAS thread, as the local model server runs (OMP_NUM_THREADS=1, deploy/local/process.py)
+    with threadpool_limits(limits=1):
+        for frame in frames[:warmup]:
             model.predict(frame)
-            best = min(best, time.perf_counter() - start)
-        timings.append(best * 1000)
-        if len(timings) >= LATENCY_MIN_SAMPLES and time.perf_counter() > deadline:
-            break
+        deadline = time.perf_counter() + max_seconds
+        for frame in frames:
+            best = math.inf
+            for _ in range(2):
+                start = time.perf_counter()
+                model.predict(frame)
+                best = min(best, time.perf_counter() - start)
+            timings.append(best * 1000)
+            if len(timings) >= LATENCY_MIN_SAMPLES and time.perf_counter() > deadline:
+                break
     return {"p95_ms": float(np.percentile(timings, 95)), "median_ms": float(np.median(timings)),
             "samples": float(len(timings)), "rows": float(rows)}
 

@@ -145,7 +145,7 @@ def test_a_server_started_from_an_airflow_task_does_not_inherit_its_db_block() -
     task_env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB_BLOCKED, "AIRFLOW__CORE__SQL_ALCHEMY_CONN": DB_BLOCKED,
                 "MLOPS_DATA_DIR": "/data", "MLFLOW_TRACKING_URI": "http://old"}
     env = server_env("http://127.0.0.1:5000", task_env)
-    assert env == {"MLOPS_DATA_DIR": "/data", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
+    assert env == {"MLOPS_DATA_DIR": "/data", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000", "OMP_NUM_THREADS": "1"}
 
 
 def test_a_latency_spike_is_measured_again_a_slow_model_fails_twice() -> None:

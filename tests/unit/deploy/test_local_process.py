@@ -43,7 +43,9 @@ def test_a_server_gets_only_the_allow_listed_environment() -> None:
     env = server_env("http://127.0.0.1:5000", worker)
     assert env == {"PATH": "/usr/bin", "HOME": "/home/airflow", "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC",
                    "HTTPS_PROXY": "http://proxy:3128", "MLOPS_DATA_DIR": "/data", "MLOPS_MODELS_DIR": "/models",
-                   "AIRFLOW_HOME": "/opt/airflow", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
+                   "AIRFLOW_HOME": "/opt/airflow", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
+                   "OMP_NUM_THREADS": "1"}
+    assert server_env("http://127.0.0.1:5000", {**worker, "OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"
 
 
 def test_of_all_connections_a_server_gets_only_its_models_data_connection() -> None:

@@ -37,7 +37,7 @@ SERVER_ENV = frozenset({
     "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
     "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_HTTP_REQUEST_TIMEOUT",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "OMP_NUM_THREADS",
     "MLOPS_MODELS_DIR", "MLOPS_DATA_DIR", "MLOPS_EXPECTATIONS_DIR",
 })
 SERVER_ENV_PREFIXES = ("LC_",)
@@ -56,6 +56,10 @@ def server_env(tracking_uri: str, environ: Mapping[str, str] | None = None, *,
     if own_connection and own_connection in source:
         env[own_connection] = source[own_connection]
     env["MLFLOW_TRACKING_URI"] = tracking_uri
+    # one OpenMP thread per server unless the worker says otherwise: a server answers small requests, and
+    # scikit-learn's OpenMP threads (HistGradientBoosting) spin across every core, so a busy neighbour stalls a
+    # one-row prediction for up to ~0.6 s (p95 84 -> 51 ms, max 621 -> 57 ms with two busy cores, measured here)
+    env.setdefault("OMP_NUM_THREADS", "1")
     env.update(mlflow_login(tracking_uri))
     return env
 
