@@ -132,6 +132,7 @@ def test_approve_reject_twice_answered_and_timeout(live_airflow: Any, mlflow_ser
     # what the person judged is on the version (recorded before asking), and so is the refusal
     assert tags["mlops.decision"] == "rejected" and "holdout too small to tell" in tags["mlops.gate"]
     assert [c["name"] for c in json.loads(tags["mlops.criteria"])] == ["roc_auc"]
+    assert "passport/passport.html" in tags["mlops.passport"], "a rejected version gets its passport too"
     assert approve_main(["signed_cancer", rejected.version]) == 1  # nothing waits any more
     assert "answered already: Reject by e2e" in capsys.readouterr().err
 

@@ -129,9 +129,9 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
         comment = (event.get("params_input") or {}).get(COMMENT_PARAM) or None
         at = event["responded_at"].isoformat() if isinstance(event.get("responded_at"), datetime) else _now()
         decision = APPROVED if chosen == APPROVE else REJECTED
-        # recorded before the skip below: a rejection is on the version even if the rest of the task failed
+        # everything is recorded before Airflow's part: on Reject it skips promote by raising
+        # (DownstreamTasksSkipped), so nothing after it runs
         record_answer(client, model, version, decision=decision, by=by, comment=comment, at=at)
-        super().execute_complete(context, event)  # validates the answer; on Reject skips promote
         if decision == REJECTED:
             record_refusal(client, model, version, f"rejected by {by or 'someone'}: {comment or 'no comment'}")
             write_passport_safely(self, context, model, version)
@@ -139,6 +139,7 @@ class ApproveModelOperator(ModelOperator, ApprovalOperator):
                              comment or "no comment")
         else:
             self.log.info("%s v%s approved by %s%s", model, version, by, f": {comment}" if comment else "")
+        super().execute_complete(context, event)  # validates the answer; on Reject skips promote (raises)
         return self._result(model, version, decision, by=by, comment=comment, at=at)
 
     def _links(self, version_url: str) -> dict[str, str]:
