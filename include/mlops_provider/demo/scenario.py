@@ -10,7 +10,9 @@ retrained diabetes_progression candidate.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from mlops_provider.demo.feedback_loop import feedback_loop
@@ -147,7 +149,8 @@ def broken_candidate(api: AirflowClient, model: str) -> None:
 
     client = mlflow_client()
     serving = client.get_registered_model(model).aliases.get(LOCAL_SERVING)
-    version = register_slow_candidate(model, tracking_uri=MLFLOW_URL, seconds=0.75)
+    with _into_log("slow-candidate"):  # MLflow's own prints and progress bars, not on the demo's console
+        version = register_slow_candidate(model, tracking_uri=MLFLOW_URL, seconds=0.75)
     log(f"registered {model} v{version}: v{serving} made 0.75 s slower per request; deploying it by hand")
     deployment = run_dag(api, "mlops_deployment", {"model": model, "version": version}, timeout=600)
     after = client.get_registered_model(model).aliases.get(LOCAL_SERVING)
@@ -159,3 +162,11 @@ def broken_candidate(api: AirflowClient, model: str) -> None:
          api.run_url("mlops_deployment", deployment["dag_run_id"]))
     if not ok:
         raise DemoError(f"the slow candidate {model} v{version} was not rolled back")
+
+
+@contextlib.contextmanager
+def _into_log(step_name: str) -> Iterator[None]:
+    """Run a step inside this process with its stdout and stderr in `.demo/logs/<step_name>.log`."""
+    with (LOGS / f"{step_name}.log").open("a") as out, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(out):
+        yield

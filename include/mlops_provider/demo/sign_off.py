@@ -111,8 +111,10 @@ def show_gate(model: str, version: str) -> None:
     for line in criteria_table(criteria).splitlines():
         if line.strip():
             log(f"    {line}")
-    step(f"passport {model} v{version}", "criteria, data, validation, approval, run, history",
-         tags.get(TAG_PASSPORT, "(not written)"))
+    if TAG_PASSPORT not in tags:
+        raise DemoError(f"{model} v{version} has no passport (tag {TAG_PASSPORT}); see the approve and promote "
+                        "task logs")
+    step(f"passport {model} v{version}", "criteria, data, validation, approval, run, history", tags[TAG_PASSPORT])
 
 
 def _tags_when_written(client: Any, model: str, version: str, names: tuple[str, ...],
