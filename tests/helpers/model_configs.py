@@ -15,11 +15,19 @@ CREDIT_DEFAULT = MODELS / "credit_default.yaml"
 
 
 def write_credit_copy(folder: Path, name: str, **changes: Any) -> str:
-    """`folder/<name>.yaml`: credit_default's config renamed, validated by its suite, logging inference under
-    `<name>/inference` and its labels under `<name>/labels`, with top-level `changes` on top. Returns the name."""
-    base = yaml.safe_load(CREDIT_DEFAULT.read_text())
-    config = {**base, "name": name, "suite": "credit_default.json",
-              "data": {**base["data"], "inference": f"{name}/inference", "labels": f"{name}/labels"},
+    """`folder/<name>.yaml`: credit_default's config as `write_model_copy` writes it. Returns the name."""
+    return write_model_copy(folder, "credit_default", name, **changes)
+
+
+def write_model_copy(folder: Path, source: str, name: str, **changes: Any) -> str:
+    """`folder/<name>.yaml`: the demo model `source`'s config renamed, validated by its suite, logging inference
+    under `<name>/inference` (and labels under `<name>/labels` when it has labels), without alerts, with top-level
+    `changes` on top. Returns the name."""
+    base = yaml.safe_load((MODELS / f"{source}.yaml").read_text())
+    data = {**base["data"], "inference": f"{name}/inference"}
+    if "labels" in data:
+        data["labels"] = f"{name}/labels"
+    config = {**base, "name": name, "suite": f"{source}.json", "data": data,
               "alerts": [], **changes}  # the demo's webhook connection does not exist in tests: alerts opt in
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.helpers.model_configs import MODELS
+from tests.helpers.model_configs import MODELS, write_model_copy
 
 
 def states(run: Any) -> dict[str, str]:
@@ -30,13 +30,9 @@ def test_the_regressor_is_trained_gated_on_every_criterion_served_and_logged(
     from mlops_provider.inference_log import PREDICTION, SCORE, inference_uri, list_windows, read_windows
     from mlops_provider.tracking import ModelTrust, load_registered_model, tracking_uri
 
-    config = yaml.safe_load((MODELS / "diabetes_progression.yaml").read_text())
-    name = "diabetes_served"
-    config.update(name=name, suite="diabetes_progression.json",
-                  data={**config["data"], "inference": f"{name}/inference"})
-    config["gate"].pop("approval")  # dag.test() would wait for a person; the sign-off has its own e2e test
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / f"{name}.yaml").write_text(yaml.safe_dump(config))
+    gate = yaml.safe_load((MODELS / "diabetes_progression.yaml").read_text())["gate"]
+    gate.pop("approval")  # dag.test() would wait for a person; the sign-off has its own e2e test
+    name = write_model_copy(tmp_path / "models", "diabetes_progression", "diabetes_served", gate=gate)
     monkeypatch.setenv("MLOPS_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
     client = MlflowClient(tracking_uri=mlflow_conn, registry_uri=mlflow_conn)
