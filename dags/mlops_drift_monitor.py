@@ -1,7 +1,8 @@
 """
 ### mlops_drift_monitor
 
-Hourly, for every configured model (dynamic task mapping over `include/models/*.yaml`):
+Hourly, for every configured model: one mapped task group `model` per `include/models/*.yaml`, so one
+model's missing traffic or failed check stops only that model's report and event, never another model's:
 
 1. **check_drift** (`DriftSensor`, deferrable): waits in the triggerer, holding no worker slot, until
    the model's newest inference window has `drift.min_rows` rows, then compares it with the reference
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import AssetAlias, CronTriggerTimetable, dag
+from airflow.sdk import AssetAlias, CronTriggerTimetable, dag, task_group
 
 from mlops_provider.operators.drift import DRIFT_ALIAS, EmitDriftEventOperator, ReportDriftOperator
 from mlops_provider.sensors.drift import DriftSensor
 from mlops_provider.settings import default_args, model_names
 
+BY_MODEL = "{{ task.model }}"
 BY_CHECKED_MODEL = "{{ task.check['model'] }}"
 
 
@@ -41,15 +43,17 @@ BY_CHECKED_MODEL = "{{ task.check['model'] }}"
     default_args=default_args(timeout_minutes=15, backoff=False),
 )
 def mlops_drift_monitor() -> None:
-    # mapped tasks are labelled by model in the grid (`drift_report [credit_default]`, not `[1]`)
-    check = DriftSensor.partial(
-        task_id="check_drift", timeout=45 * 60, poke_interval=60, execution_timeout=timedelta(minutes=55),
-        map_index_template="{{ task.model }}",
-    ).expand(model=model_names())
-    report = ReportDriftOperator.partial(task_id="drift_report", map_index_template=BY_CHECKED_MODEL).expand(
-        check=check.output)
-    EmitDriftEventOperator.partial(task_id="emit_drift_event", outlets=[AssetAlias(DRIFT_ALIAS)],
-                                   map_index_template=BY_CHECKED_MODEL).expand(check=report.output)
+    @task_group(group_id="model")
+    def per_model(model: str) -> None:
+        # mapped instances are labelled by model in the grid (`model.drift_report [credit_default]`, not `[1]`);
+        # inside a mapped group each task waits only for its own model's tasks
+        check = DriftSensor(task_id="check_drift", model=model, timeout=45 * 60, poke_interval=60,
+                            execution_timeout=timedelta(minutes=55), map_index_template=BY_MODEL)
+        report = ReportDriftOperator(task_id="drift_report", check=check.output, map_index_template=BY_CHECKED_MODEL)
+        EmitDriftEventOperator(task_id="emit_drift_event", check=report.output, outlets=[AssetAlias(DRIFT_ALIAS)],
+                               map_index_template=BY_CHECKED_MODEL)
+
+    per_model.expand(model=model_names())
 
 
 mlops_drift_monitor()

@@ -1,8 +1,8 @@
 """
 ### mlops_performance_monitor
 
-Hourly, for every configured model (dynamic task mapping over `include/models/*.yaml`), the production
-feedback loop:
+Hourly, for every configured model (one mapped task group `model` per `include/models/*.yaml`, so one
+model's failure never stops another's), the production feedback loop:
 
 1. **check_production** (`CheckProductionOperator`): ingests the labels dropped in the model's labels inbox,
    waits (deferred, holding no worker slot) up to `monitor.label_wait_minutes` for
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import AssetAlias, CronTriggerTimetable, dag
+from airflow.sdk import AssetAlias, CronTriggerTimetable, dag, task_group
 
 from mlops_provider.operators.production import POLICY_ALIAS, ActOnPolicyOperator, CheckProductionOperator
 from mlops_provider.settings import default_args, model_names
@@ -40,12 +40,16 @@ from mlops_provider.settings import default_args, model_names
     default_args=default_args(timeout_minutes=15, backoff=False),
 )
 def mlops_performance_monitor() -> None:
-    # mapped tasks are labelled by model in the grid (`act [credit_default]`, not `[1]`)
-    check = CheckProductionOperator.partial(
-        task_id="check_production", execution_timeout=timedelta(minutes=55), map_index_template="{{ task.model }}",
-    ).expand(model=model_names())
-    ActOnPolicyOperator.partial(task_id="act", outlets=[AssetAlias(POLICY_ALIAS)],
-                                map_index_template="{{ task.result['check']['model'] }}").expand(result=check.output)
+    @task_group(group_id="model")
+    def per_model(model: str) -> None:
+        # mapped instances are labelled by model in the grid (`model.act [credit_default]`, not `[1]`);
+        # inside a mapped group each task waits only for its own model's tasks
+        check = CheckProductionOperator(task_id="check_production", model=model,
+                                        execution_timeout=timedelta(minutes=55), map_index_template="{{ task.model }}")
+        ActOnPolicyOperator(task_id="act", result=check.output, outlets=[AssetAlias(POLICY_ALIAS)],
+                            map_index_template="{{ task.result['check']['model'] }}")
+
+    per_model.expand(model=model_names())
 
 
 mlops_performance_monitor()

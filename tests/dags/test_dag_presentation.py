@@ -36,9 +36,10 @@ def test_mapped_tasks_are_labelled_by_model(bag: Any) -> None:
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     mapped = {f"{dag_id}.{task.task_id}": task for dag_id, dag in bag.dags.items() for task in dag.tasks
-              if isinstance(task, MappedOperator)}
-    assert {"mlops_drift_monitor.check_drift", "mlops_drift_monitor.drift_report",
-            "mlops_drift_monitor.emit_drift_event", "mlops_deployment.deploy", "mlops_deployment.verify"} <= set(mapped)
+              if isinstance(task, MappedOperator) or task.get_closest_mapped_task_group() is not None}
+    assert {"mlops_drift_monitor.model.check_drift", "mlops_drift_monitor.model.drift_report",
+            "mlops_drift_monitor.model.emit_drift_event", "mlops_performance_monitor.model.check_production",
+            "mlops_performance_monitor.model.act", "mlops_deployment.deploy", "mlops_deployment.verify"} <= set(mapped)
     for name, task in mapped.items():
         template = task.map_index_template or ""
         assert "model" in template, f"{name} is labelled by its index, not its model ({template!r})"

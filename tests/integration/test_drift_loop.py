@@ -73,7 +73,7 @@ def test_drift_monitor_emits_event_once_then_cools_down_and_retraining_records_r
     second = load_dag("mlops_drift_monitor").test()
     assert str(second.state) == "success", states(second)
     labels = {ti.task_id: ti.rendered_map_index for ti in second.get_task_instances()}
-    assert labels == dict.fromkeys(("check_drift", "drift_report", "emit_drift_event"), trained), labels
+    assert labels == dict.fromkeys(("model.check_drift", "model.drift_report", "model.emit_drift_event"), trained)
     events = drift_events(trained)
     assert len(events) == 1
     extra = events[0][0]
@@ -100,6 +100,24 @@ def test_drift_monitor_emits_event_once_then_cools_down_and_retraining_records_r
     assert newest.tags["mlops.reason"] == "drift"
     assert newest.tags["mlops.requested_by"] == "drift-monitor"
     assert '"drift_share"' in newest.tags["mlops.drift"]
+
+
+def test_one_models_failed_check_leaves_every_other_models_report_and_event(
+        trained: str, mlflow_conn: str, load_dag: Any, private_model: Any) -> None:
+    """Each model is its own mapped task group: a model whose check fails (here a config key nothing reads)
+    must not stop the drift report and event of a model that drifted."""
+    from mlops_provider.demo.traffic import send_traffic
+
+    broken = private_model("credit_misconfigured", colour="red")
+    send_traffic(trained, tracking_uri=mlflow_conn, rows=400, drift=0.9, seed=31)
+    run = load_dag("mlops_drift_monitor").test()
+    index = {name: i for i, name in enumerate(sorted([trained, broken]))}
+    got = states(run)
+    assert got[f"model.check_drift[{index[broken]}]"] == "failed", got
+    for task in ("check_drift", "drift_report", "emit_drift_event"):
+        assert got[f"model.{task}[{index[trained]}]"] == "success", got
+    assert got[f"model.emit_drift_event[{index[broken]}]"] == "upstream_failed", got
+    assert [extra["version"] for extra, _ in drift_events(trained)] == ["1"]
 
 
 def test_not_enough_traffic_skips_instead_of_failing(trained: str, load_dag: Any) -> None:

@@ -86,7 +86,7 @@ def test_a_degraded_champion_is_measured_alerted_rolled_back_and_retrained(serve
     run = load_dag("mlops_performance_monitor").test()
     assert str(run.state) == "success", states(run)
     labels = {ti.task_id: ti.rendered_map_index for ti in run.get_task_instances()}
-    assert labels == {"check_production": name, "act": name}
+    assert labels == {"model.check_production": name, "model.act": name}
 
     summary = json.loads(client.get_model_version(name, "2").tags[TAG_MONITOR])
     assert summary["verdict"] == "degraded" and summary["n_labels"] == 400
@@ -145,7 +145,7 @@ def test_a_notifier_that_is_down_delays_nothing_and_the_action_is_still_taken(
 
     run = load_dag("mlops_performance_monitor").test()
     assert str(run.state) == "success", states(run)
-    act = next(ti for ti in run.get_task_instances() if ti.task_id == "act")
+    act = next(ti for ti in run.get_task_instances() if ti.task_id == "model.act")
     assert str(act.state) == "success"
     assert [e["version"] for e in events(name, "rollback")] == ["1"], "the rollback is taken all the same"
     assert len(events(name, "performance")) == 1
