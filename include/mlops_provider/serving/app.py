@@ -82,6 +82,7 @@ class Service:
     shadow_log: Callable[[], InferenceLogBuffer] | None = None  # a new buffer of the shadow log (None: not logged)
     shadow_queue: int = QUEUE_SIZE
     shadow: ShadowScorer | None = None
+    initial_shadow: str | None = None  # the version to shadow once the first version is loaded
     shadow_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def shadow_state(self) -> dict[str, Any] | None:
@@ -341,6 +342,12 @@ def _load_initial(service: Service) -> None:
     except Exception as err:  # the server stays up (not ready); the admin API can still load a version
         service.startup_error = f"{type(err).__name__}: {err}"
         log.exception("Model %s: the initial version could not be loaded", service.config.name)
+        return
+    if service.initial_shadow is not None:
+        try:
+            service.start_shadow(service.initial_shadow)
+        except Exception:  # the live version serves regardless; the status shows no shadow
+            log.exception("Model %s: v%s could not be shadowed", service.config.name, service.initial_shadow)
 
 
 def create_admin_app(service: Service) -> FastAPI:

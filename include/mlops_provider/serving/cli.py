@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="refuse request bodies over this size with 413 (default %(default)s)")
     parser.add_argument("--shadow-queue", type=int, default=1000,
                         help="requests waiting for a shadow version before copies are dropped (default %(default)s)")
+    parser.add_argument("--shadow", metavar="VERSION",
+                        help="also score a copy of every request with this version, answers logged apart "
+                             "(<inference>/shadow), never returned")
+    parser.add_argument("--shadow-log", action="store_true",
+                        help="this server is a shadow (the target of a mirror): log to <inference>/shadow")
     parser.add_argument("--no-inference-log", action="store_true", help="do not log requests (benchmarks only)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser
@@ -89,6 +94,7 @@ def serve_main(argv: list[str] | None = None) -> int:
         routing=args.routing, log_rows=args.log_rows, log_seconds=args.log_seconds,
         inference_log=not args.no_inference_log, log_level=args.log_level,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024), shadow_queue=args.shadow_queue,
+        shadow=args.shadow, shadow_log=args.shadow_log,
     )
     if options.shadow_queue <= 0:
         print("mlops serve: --shadow-queue must be positive", file=sys.stderr)
