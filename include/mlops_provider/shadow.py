@@ -97,8 +97,12 @@ class ShadowReport:
 
 
 def shadow_report(config: ModelConfig, version: str, *, start: datetime, end: datetime,
-                  dropped: int | None = None) -> ShadowReport:
-    """The report of `version` over the shadow rows logged in [start, end) (see the module docstring)."""
+                  dropped: int | None = None, metric: str | None = None) -> ShadowReport:
+    """The report of `version` over the shadow rows logged in [start, end) (see the module docstring).
+
+    :param dropped: copies the server dropped (its shadow counters), when known
+    :param metric: the realized metric (default: the model's performance policy metric, else its gate's)
+    """
     from mlops_provider.production import policy_metric
 
     version = str(version)
@@ -110,7 +114,7 @@ def shadow_report(config: ModelConfig, version: str, *, start: datetime, end: da
     joined = shadow.join(live[[PREDICTION, VERSION, SCORE]], on=REQUEST_ID, rsuffix="_live", how="inner")
     answered = joined[joined[SHADOW_ERROR].isna()] if SHADOW_ERROR in joined.columns else joined
     agreement, mean_abs_diff = _compare(config.task, answered[PREDICTION], answered[f"{PREDICTION}_live"])
-    metric = policy_metric(config)
+    metric = metric or policy_metric(config)
     labelled, shadow_value, live_value = _realized(config, answered, metric, start)
     shadow_ms = shadow[SHADOW_MS] if SHADOW_MS in shadow.columns else None
     live_ms = shadow[LIVE_MS] if LIVE_MS in shadow.columns else None
@@ -130,7 +134,13 @@ def _compare(task: str, shadow: pd.Series, live: pd.Series) -> tuple[float | Non
     if not len(shadow):
         return None, None
     if task == "classification":
-        return float((shadow.astype(str) == live.astype(str)).mean()), None
+        import pandas as pd
+
+        try:  # a window with a failed request holds labels 1.0 beside another window's 1: compare numbers as numbers
+            same = pd.to_numeric(shadow).to_numpy() == pd.to_numeric(live).to_numpy()
+        except (TypeError, ValueError):
+            same = (shadow.astype(str) == live.astype(str)).to_numpy()
+        return float(same.mean()), None
     return None, float((shadow.astype(float) - live.astype(float)).abs().mean())
 
 
