@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from mlops_provider.demo.processes import BIN, DEMO_DIR, LOGS, MLFLOW_URL, DemoError, log, mlflow_client, run
+from mlops_provider.demo.processes import BIN, DEMO_DIR, LOGS, MLFLOW_URL, DemoError, log, mlflow_client, run_or_fail
 from mlops_provider.demo.summary import step
 from mlops_provider.tracking import PREVIOUS, serving_alias
 
@@ -28,9 +28,7 @@ ROWS = 600
 
 
 def _mlops(step_name: str, *args: str) -> None:
-    code = run(step_name, [str(BIN / "mlops"), *args])
-    if code:
-        raise DemoError(f"mlops {args[0]} failed (exit {code}); see .demo/logs/{step_name}.log")
+    run_or_fail(step_name, [str(BIN / "mlops"), *args])
 
 
 def _candidate(served: str) -> str:
