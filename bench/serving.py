@@ -245,9 +245,10 @@ def start_servers(procs: Processes, env: dict[str, str], tracking: str, version:
     shadow = ["--shadow", str(int(version) + 1)]
     for name, extra in ((OURS_LOG, logging), (OURS_NOLOG, ["--no-inference-log"]), (OURS_SHADOW, logging + shadow)):
         port, admin_port = free_port(), free_port()
+        own = {"MLOPS_DATA_DIR": f"{env['MLOPS_DATA_DIR']}-shadow"} if name == OURS_SHADOW else {}  # its own logs
         procs.start(name, [sys.executable, "-m", "mlops_provider.serving", MODEL, "--version", version,
                            "--tracking-uri", tracking, "--port", str(port), "--admin-port", str(admin_port),
-                           "--log-level", "warning", *extra], env)
+                           "--log-level", "warning", *extra], {**env, **own})
         urls[name] = f"http://127.0.0.1:{port}"
         admins[name] = f"http://127.0.0.1:{admin_port}"
     port = free_port()
@@ -438,13 +439,13 @@ def main() -> None:
         procs.stop_all()
         shutil.rmtree(folder, ignore_errors=True)
 
-    report(args, version, len(rows), setup, time.perf_counter() - began, results, code, written, windows, answered)
-    report_shadow(results, shadowed)
+    report(args, version, len(rows), setup, time.perf_counter() - began, results, code, written, windows, answered,
+           shadowed)
 
 
 def report(args: argparse.Namespace, version: str, checked: int, setup: float, total: float,
            results: dict[int, dict[str, dict[str, float]]], code: int, written: int, windows: int,
-           answered: int) -> None:
+           answered: int, shadowed: dict[str, Any] | None) -> None:
     print(f"\n### Serving: {MODEL} v{version} (logistic regression, 30 features), {args.concurrency} client threads, "
           f"{args.duration:g} s per server and size in {args.rounds} interleaved rounds\n")
     print(f"All four servers answered the model's own predictions for the same {checked} holdout rows (one "
@@ -475,11 +476,13 @@ def report(args: argparse.Namespace, version: str, checked: int, setup: float, t
     print(f"\nInference log after SIGTERM (exit {code}): {written:,} rows in {windows:,} windows, of {answered:,} "
           "rows answered"
           + (" - nothing lost." if lost == 0 else f" - {lost:,} MISSING."))
-    if failed or lost or code:
+    shadow_ok = report_shadow(results, shadowed)
+    if failed or lost or code or not shadow_ok:
         raise SystemExit(1)
 
 
-def report_shadow(results: dict[int, dict[str, dict[str, float]]], state: dict[str, Any] | None) -> None:
+def report_shadow(results: dict[int, dict[str, dict[str, float]]], state: dict[str, Any] | None) -> bool:
+    """Print the shadow's cost to the live answer and its counters; False when it failed or was gone."""
     print("\nThe live answer with a shadow version against without (the same server, same run): latency with/without "
           "(> 1: slower with the shadow), requests/s with/without (< 1: fewer with the shadow)\n")
     print("| rows/request | p50 with/without | p99 with/without | requests/s with/without |")
@@ -488,12 +491,11 @@ def report_shadow(results: dict[int, dict[str, dict[str, float]]], state: dict[s
         print(shadow_line(f"{size}", by_server[OURS_SHADOW], by_server[OURS_LOG]))
     if state is None:
         print("\nThe shadow was gone at the end: FAILED")
-        raise SystemExit(1)
+        return False
     print(f"\nShadow v{state['version']}: {state['submitted']:,} copies offered, {state['scored']:,} scored, "
           f"{state['dropped']:,} dropped (queue of {state['queue_size']}), {state['errors']} failed, "
           f"mean {state['mean_ms']} ms per copy.")
-    if state["errors"]:
-        raise SystemExit(1)
+    return not state["errors"]
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ class Service:
     shadow_queue: int = QUEUE_SIZE
     shadow: ShadowScorer | None = None
     initial_shadow: str | None = None  # the version to shadow once the first version is loaded
+    scoring: int = 0  # live requests being scored now (changed on the event loop only; the shadow reads it)
     shadow_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def shadow_state(self) -> dict[str, Any] | None:
@@ -103,7 +104,8 @@ class Service:
                 loaded = self.pool.set_shadow(version)
                 assert loaded is not None
                 buffer = self.shadow_log() if self.shadow_log is not None else None
-                self.shadow = ShadowScorer(version, loaded.model, buffer, queue_size=self.shadow_queue).start()
+                self.shadow = ShadowScorer(version, loaded.model, buffer, queue_size=self.shadow_queue,
+                                           busy=lambda: self.scoring > 0).start()
                 log.info("Model %s: shadowing v%s", self.config.name, version)
         return {**self.pool.routing.describe(), "shadow_state": self.shadow_state()}
 
@@ -284,6 +286,7 @@ def create_app(service: Service) -> FastAPI:
             loaded = routing.pick(key.encode() if key is not None else body)
             if loaded is None:
                 return _error(503, "NOT_READY", f"model '{service.config.name}': no version is serving")
+        service.scoring += 1
         try:
             predictions, ids, features, seconds = await run_in_threadpool(_score, service, loaded, body, not smoke,
                                                                           request_key)
@@ -295,6 +298,8 @@ def create_app(service: Service) -> FastAPI:
             return _error(500, "INTERNAL_ERROR",
                           f"model '{service.config.name}' v{loaded.version} failed: {type(err).__name__}: {err}",
                           request_key)
+        finally:
+            service.scoring -= 1
         metadata = {"request_id": request_key, "prediction_ids": ids, "version": loaded.version}
         scorer = service.shadow
         copy = (_shadow_copy(scorer, features, ids, seconds)

@@ -3,17 +3,22 @@
 The live request hands its parsed features to `ShadowScorer.submit`, a `put_nowait` on a bounded queue, and the
 answer goes out; one background thread scores the copies with the shadow version and writes its answers to the
 shadow log (`inference_log.shadow_uri`: the same window format, the live row's `mlops_request_id`, the shadow's
-`mlops_version`, plus `mlops_shadow_ms`, `mlops_live_ms` and `mlops_shadow_error`). When the queue is full the copy
-is dropped and counted: the live answer never waits for the shadow. A shadow model that fails is an error row in
-the shadow log, never a failed live answer or a row missing from the live log.
+`mlops_version`, plus `mlops_shadow_ms`, `mlops_live_ms` and `mlops_shadow_error`). The thread yields to live
+requests: it runs at the lowest CPU priority (Linux: nice 19 for that thread alone) and waits, up to `IDLE_WAIT`
+seconds per copy, until no live request is being scored. When the queue is full the copy is dropped and counted:
+the live answer never waits for the shadow; under full load the shadow covers less traffic instead. A shadow
+model that fails is an error row in the shadow log, never a failed live answer or a row missing from the live log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +36,8 @@ LIVE_MS = "mlops_live_ms"  # float: the live version's scoring time of the same 
 SHADOW_ERROR = "mlops_shadow_error"  # str: why the shadow failed on the request (null when it answered)
 SHADOW_COLUMNS = (SHADOW_MS, LIVE_MS, SHADOW_ERROR)
 QUEUE_SIZE = 1000  # requests waiting for the shadow; beyond it copies are dropped
+IDLE_WAIT = 0.5  # seconds a copy waits for the live requests to pause before it is scored anyway
+IDLE_POLL = 0.002
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,12 @@ class ShadowScorer:
     not logged, benchmarks) receives its answers."""
 
     def __init__(self, version: str, model: Any, buffer: InferenceLogBuffer | None, *,
-                 queue_size: int = QUEUE_SIZE) -> None:
+                 queue_size: int = QUEUE_SIZE, busy: Callable[[], bool] | None = None) -> None:
         self.version = version
         self.model = model
         self.buffer = buffer
         self.queue_size = max(1, queue_size)
+        self.busy = busy  # True while live requests are being scored: the shadow waits (up to IDLE_WAIT)
         self.counters = ShadowCounters()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self._queue: queue.Queue[_Copy | None] = queue.Queue(self.queue_size)
@@ -115,16 +123,26 @@ class ShadowScorer:
                 "log": self.buffer.health() if self.buffer is not None else {"status": "off"}}
 
     def _run(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # lowest priority for this thread only (Linux)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while True:
             item = self._queue.get()
             try:
                 if item is None:
                     return
+                self._wait_idle()
                 self._score(item)
             except Exception:  # the loop must outlive anything one copy does
                 log.exception("Shadow v%s: a copy could not be scored or logged", self.version)
             finally:
                 self._queue.task_done()
+
+    def _wait_idle(self) -> None:
+        if self.busy is None:
+            return
+        deadline = time.monotonic() + IDLE_WAIT
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(IDLE_POLL)
 
     def _score(self, item: _Copy) -> None:
         rows = len(item.features)

@@ -193,3 +193,25 @@ def test_smoke_requests_are_not_shadowed(service: Service, admin: TestClient) ->
         assert service.shadow is not None and service.shadow.drain()
         assert service.shadow.counters.submitted == 1
     assert service.shadow_state() is None  # the app's shutdown stopped the shadow
+
+
+def test_the_shadow_waits_while_live_requests_are_scored(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_provider.serving import shadow as shadow_module
+
+    monkeypatch.setattr(shadow_module, "IDLE_WAIT", 60.0)
+    live = threading.Event()
+    live.set()
+    asked = threading.Event()
+
+    def busy() -> bool:
+        asked.set()
+        return live.is_set()
+
+    scorer = ShadowScorer("2", credit_pipeline("logistic_regression"), None, busy=busy).start()
+    assert scorer.submit(credit_requests(1), ["a"], 0.001)
+    assert asked.wait(30)  # the copy is taken and waits for the live request to finish
+    assert scorer.counters.scored == 0
+    live.clear()
+    assert scorer.drain()
+    scorer.stop()
+    assert scorer.counters.scored == 1 and scorer.counters.errors == 0
