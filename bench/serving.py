@@ -1,23 +1,26 @@
 """Benchmark: the local model server against MLflow's own scoring server (`mlflow models serve`), same model.
 
 Self-contained: a throwaway MLflow tracking server (SQLite, loopback) in a temp folder, the breast_cancer demo
-model trained with the package's own training code and registered as version 1, then three servers on free
+model trained with the package's own training code and registered as versions 1 and 2, then four servers on free
 loopback ports, each one process with one worker:
 
 - ours, logging every request to the inference log (the defaults: a window every 10,000 rows or 60 s),
 - ours with `--no-inference-log`,
+- ours logging, with a shadow version (`--shadow 2`: the same model registered again, scoring a copy of every
+  request after the answer is sent, into the shadow log),
 - `mlflow models serve -m models:/breast_cancer/1 --env-manager local -w 1` (MLflow's FastAPI scoring server).
 
-All three must answer the model's own predictions for the same holdout rows before anything is timed. One
+All four must answer the model's own predictions for the same holdout rows before anything is timed. One
 client drives them in turn: `--concurrency` threads, each with its own keep-alive `httpx.Client`, posting
 `dataframe_split` bodies of holdout rows (prepared beforehand) back to back. Each payload size gets `--duration`
 seconds per server, split into interleaved rounds in rotating order (the machine is shared, so noise spreads
-over all three). Printed: requests/s, rows/s, p50/p99 latency, server CPU per request (the process tree's
-user + system time), the ratios against MLflow, and the logging overhead `1 - rps(logging) / rps(no logging)`
-against its 10% budget. Last, the logging server is stopped with SIGTERM and its inference log must hold
-exactly the rows it answered.
+over all four). Printed: requests/s, rows/s, p50/p99 latency, server CPU per request (the process tree's
+user + system time), the ratios against MLflow, the logging overhead `1 - rps(logging) / rps(no logging)`
+against its 10% budget, and the shadow's cost to the live answer: p50/p99 latency and requests/s of the server
+with a shadow against the same server without (the shadow's own counters: copies scored, dropped, failed).
+Last, the logging server is stopped with SIGTERM and its inference log must hold exactly the rows it answered.
 
-The benchmark exits 1 if logging costs 10% or more, or if the log lost a row.
+The benchmark exits 1 if logging costs 10% or more, if the log lost a row, or if the shadow failed or was gone.
 
     .venv/bin/python bench/serving.py [--duration 12] [--concurrency 4] [--rows 1 100] [--log-rows N] [--quick]
 """
@@ -48,7 +51,8 @@ from mlops_provider.netutil import free_port, wait_http
 MODEL = "breast_cancer"
 OVERHEAD_BUDGET = 0.10
 OURS_LOG, OURS_NOLOG, MLFLOW = "ours, inference log", "ours, no inference log", "mlflow models serve"
-SERVERS = (OURS_LOG, OURS_NOLOG, MLFLOW)
+OURS_SHADOW = "ours, inference log + shadow"
+SERVERS = (OURS_LOG, OURS_NOLOG, OURS_SHADOW, MLFLOW)
 
 
 # --- pure helpers ------------------------------------------------------------------------------------------
@@ -107,6 +111,12 @@ def split_bodies(rows: Any, size: int, count: int) -> list[bytes]:
         chunk = [data[(start + i) % len(data)] for i in range(size)]
         bodies.append(json.dumps({"dataframe_split": {"columns": columns, "data": chunk}}).encode())
     return bodies
+
+
+def shadow_line(label: str, shadowed: dict[str, float], plain: dict[str, float]) -> str:
+    """The live answer with a shadow against without: latency ratios (> 1: slower), throughput (< 1: fewer)."""
+    return (f"| {label} | {shadowed['p50_ms'] / plain['p50_ms']:.2f}x | {shadowed['p99_ms'] / plain['p99_ms']:.2f}x | "
+            f"**{shadowed['rps'] / plain['rps']:.2f}x** |")
 
 
 def ratio_line(label: str, ours: dict[str, float], peer: dict[str, float]) -> str:
@@ -206,7 +216,8 @@ def start_tracking(procs: Processes, env: dict[str, str]) -> str:
 
 
 def train_and_register(tracking: str) -> tuple[str, Any, list[Any]]:
-    """Train the demo model as the training DAG does, register it; (version, holdout features, predictions)."""
+    """Train the demo model as the training DAG does, register it twice (the second version is the shadow);
+    (the first version, holdout features, predictions)."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -220,23 +231,26 @@ def train_and_register(tracking: str) -> tuple[str, Any, list[Any]]:
         client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
         trained = train_and_log(config, client, dag_run_id="bench-serving", reason="manual")
         version = str(mlflow.register_model(trained["model_uri"], MODEL).version)
+        mlflow.register_model(trained["model_uri"], MODEL)  # the shadow: version + 1
         rows = smoke_rows(config, 200)
         expected = model_predictions(MODEL, version, rows)
     return version, rows, expected
 
 
 def start_servers(procs: Processes, env: dict[str, str], tracking: str, version: str,
-                  log_rows: int | None) -> tuple[dict[str, str], str]:
-    """The three servers, loaded and ready; (scoring URLs, admin URL of our logging server)."""
-    urls, admin = {}, ""
+                  log_rows: int | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The four servers, loaded and ready (the shadow too); (scoring URLs, admin URLs of ours)."""
+    urls, admins = {}, {}
     logging = [] if log_rows is None else ["--log-rows", str(log_rows)]
-    for name, extra in ((OURS_LOG, logging), (OURS_NOLOG, ["--no-inference-log"])):
+    shadow = ["--shadow", str(int(version) + 1)]
+    for name, extra in ((OURS_LOG, logging), (OURS_NOLOG, ["--no-inference-log"]), (OURS_SHADOW, logging + shadow)):
         port, admin_port = free_port(), free_port()
+        own = {"MLOPS_DATA_DIR": f"{env['MLOPS_DATA_DIR']}-shadow"} if name == OURS_SHADOW else {}  # its own logs
         procs.start(name, [sys.executable, "-m", "mlops_provider.serving", MODEL, "--version", version,
                            "--tracking-uri", tracking, "--port", str(port), "--admin-port", str(admin_port),
-                           "--log-level", "warning", *extra], env)
+                           "--log-level", "warning", *extra], {**env, **own})
         urls[name] = f"http://127.0.0.1:{port}"
-        admin = admin or f"http://127.0.0.1:{admin_port}"
+        admins[name] = f"http://127.0.0.1:{admin_port}"
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)  # MLflow execs `uvicorn` from PATH
     mlflow_env = {**env, "MLFLOW_TRACKING_URI": tracking, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
@@ -245,7 +259,20 @@ def start_servers(procs: Processes, env: dict[str, str], tracking: str, version:
     urls[MLFLOW] = f"http://127.0.0.1:{port}"
     for name, url in urls.items():
         procs.wait_http(name, f"{url}/ready" if name != MLFLOW else f"{url}/ping", timeout=180)
-    return urls, admin
+    deadline = time.monotonic() + 120
+    while shadow_state(admins[OURS_SHADOW]) is None:  # loaded right after the live version
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{OURS_SHADOW}: no shadow after 120 s; see {procs.log(OURS_SHADOW)}")
+        time.sleep(0.2)
+    return urls, admins
+
+
+def shadow_state(admin: str) -> dict[str, Any] | None:
+    import httpx
+
+    answer = httpx.get(f"{admin}/admin/status", timeout=10, trust_env=False)
+    state: dict[str, Any] | None = answer.json()["shadow_state"]
+    return state
 
 
 def check_predictions(urls: dict[str, str], rows: Any, expected: list[Any]) -> int:
@@ -333,7 +360,7 @@ def measure(procs: Processes, urls: dict[str, str], bodies: list[bytes], *, conc
     return totals, answered
 
 
-def warm_up(urls: dict[str, str], admin: str, bodies: list[bytes], concurrency: int) -> int:
+def warm_up(urls: dict[str, str], admins: dict[str, str], bodies: list[bytes], concurrency: int) -> int:
     """A second of traffic per server, then a flush of the inference log (the first window written imports
     the storage layer, a one-off second of CPU); returns the requests the logging server answered."""
     import httpx
@@ -342,8 +369,9 @@ def warm_up(urls: dict[str, str], admin: str, bodies: list[bytes], concurrency: 
     for name, url in urls.items():
         _, done = drive(url, bodies, concurrency=concurrency, seconds=0.0, warmup=1.0)
         answered += done if name == OURS_LOG else 0
-    response = httpx.post(f"{admin}/admin/flush", timeout=60, trust_env=False)
-    assert response.status_code == 200 and response.json()["logging"], response.text
+    for name in (OURS_LOG, OURS_SHADOW):
+        response = httpx.post(f"{admins[name]}/admin/flush", timeout=60, trust_env=False)
+        assert response.status_code == 200 and response.json()["logging"], response.text
     return answered
 
 
@@ -387,18 +415,19 @@ def main() -> None:
             write_demo_data(data_dir)
             tracking = start_tracking(procs, env)
             version, rows, expected = train_and_register(tracking)
-            urls, admin = start_servers(procs, env, tracking, version, args.log_rows)
+            urls, admins = start_servers(procs, env, tracking, version, args.log_rows)
             procs.stop("mlflow tracking")  # every server holds its model now; nothing else should use the CPU
             answered = check_predictions(urls, rows, expected)
             setup = time.perf_counter() - began
             results: dict[int, dict[str, dict[str, float]]] = {}
             for size in args.rows:
                 bodies = split_bodies(rows, size, 64)
-                answered += warm_up(urls, admin, bodies, args.concurrency) * size
+                answered += warm_up(urls, admins, bodies, args.concurrency) * size
                 runs, logged = measure(procs, urls, bodies, concurrency=args.concurrency, duration=args.duration,
                                        rounds=args.rounds)
                 answered += logged * size
                 results[size] = {name: run.summary(size) for name, run in runs.items()}
+            shadowed = shadow_state(admins[OURS_SHADOW])
             code = procs.stop(OURS_LOG)
             written, windows = logged_rows(data_dir)
     except KeyboardInterrupt:
@@ -410,15 +439,16 @@ def main() -> None:
         procs.stop_all()
         shutil.rmtree(folder, ignore_errors=True)
 
-    report(args, version, len(rows), setup, time.perf_counter() - began, results, code, written, windows, answered)
+    report(args, version, len(rows), setup, time.perf_counter() - began, results, code, written, windows, answered,
+           shadowed)
 
 
 def report(args: argparse.Namespace, version: str, checked: int, setup: float, total: float,
            results: dict[int, dict[str, dict[str, float]]], code: int, written: int, windows: int,
-           answered: int) -> None:
+           answered: int, shadowed: dict[str, Any] | None) -> None:
     print(f"\n### Serving: {MODEL} v{version} (logistic regression, 30 features), {args.concurrency} client threads, "
           f"{args.duration:g} s per server and size in {args.rounds} interleaved rounds\n")
-    print(f"All three servers answered the model's own predictions for the same {checked} holdout rows (one "
+    print(f"All four servers answered the model's own predictions for the same {checked} holdout rows (one "
           f"request, and the first 20 one by one). Setup {setup:.0f} s, total {total:.0f} s.\n")
     print("| server | rows/request | requests | errors | requests/s | rows/s | p50 ms | p99 ms "
           "| server CPU us/request |")
@@ -446,8 +476,26 @@ def report(args: argparse.Namespace, version: str, checked: int, setup: float, t
     print(f"\nInference log after SIGTERM (exit {code}): {written:,} rows in {windows:,} windows, of {answered:,} "
           "rows answered"
           + (" - nothing lost." if lost == 0 else f" - {lost:,} MISSING."))
-    if failed or lost or code:
+    shadow_ok = report_shadow(results, shadowed)
+    if failed or lost or code or not shadow_ok:
         raise SystemExit(1)
+
+
+def report_shadow(results: dict[int, dict[str, dict[str, float]]], state: dict[str, Any] | None) -> bool:
+    """Print the shadow's cost to the live answer and its counters; False when it failed or was gone."""
+    print("\nThe live answer with a shadow version against without (the same server, same run): latency with/without "
+          "(> 1: slower with the shadow), requests/s with/without (< 1: fewer with the shadow)\n")
+    print("| rows/request | p50 with/without | p99 with/without | requests/s with/without |")
+    print("|---|---:|---:|---:|")
+    for size, by_server in results.items():
+        print(shadow_line(f"{size}", by_server[OURS_SHADOW], by_server[OURS_LOG]))
+    if state is None:
+        print("\nThe shadow was gone at the end: FAILED")
+        return False
+    print(f"\nShadow v{state['version']}: {state['submitted']:,} copies offered, {state['scored']:,} scored, "
+          f"{state['dropped']:,} dropped (queue of {state['queue_size']}), {state['errors']} failed, "
+          f"mean {state['mean_ms']} ms per copy.")
+    return not state["errors"]
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ SCORE = "mlops_score"  # float: P(classes_[1]) of a binary classifier; null for 
 META_COLUMNS = (PREDICTION, VERSION, TIMESTAMP, REQUEST_ID, SCORE)
 REQUIRED_COLUMNS = (PREDICTION, VERSION, TIMESTAMP)  # a window without ids (older writers, tests) is still valid
 QUARANTINE = "quarantine"
+SHADOW = "shadow"  # `<inference>/shadow`: a shadow version's answers, never listed as production traffic
 QUARANTINE_REASON = "mlops_quarantine_reason"
 _NAME = re.compile(r"^window-(\d{8}T\d{12})-([0-9a-f]{8})\.(parquet|jsonl)$")
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
@@ -58,6 +59,13 @@ class WindowFile:
 def inference_uri(config: ModelConfig) -> str:
     """The model's inference folder: `data.inference`, default `<model>/inference` under MLOPS_DATA_DIR."""
     return config.resolve(config.data.inference or f"{config.name}/inference")
+
+
+def shadow_uri(config: ModelConfig) -> str:
+    """The model's shadow log: `<inference folder>/shadow`, the same window format. `list_windows` of the
+    inference folder lists only `date=`/`hour=` folders and flat `window-*` files, so the drift and performance
+    monitors, label joins and retraining feedback (all reading `inference_uri`) never see a shadow row."""
+    return f"{inference_uri(config).rstrip('/')}/{SHADOW}"
 
 
 def storage_path(folder: Any, conn_id: str | None = None) -> Any:
@@ -306,12 +314,13 @@ def _remove_folder(folder: Any) -> None:
 WINDOW_MARGIN = timedelta(hours=1)  # a window file is named after its first row: it may hold rows an hour later
 
 
-def predictions_between(config: ModelConfig, start: datetime, end: datetime) -> pd.DataFrame:
-    """Every logged prediction of the model with its timestamp in [start, end); windows written before ids and
-    scores were logged get those columns empty."""
+def predictions_between(config: ModelConfig, start: datetime, end: datetime, *, shadow: bool = False) -> pd.DataFrame:
+    """Every logged prediction of the model with its timestamp in [start, end) (with `shadow`, of its shadow log
+    instead); windows written before ids and scores were logged get those columns empty."""
     import pandas as pd
 
-    windows = [w for w in list_windows(inference_uri(config), since=start - WINDOW_MARGIN,
+    folder = shadow_uri(config) if shadow else inference_uri(config)
+    windows = [w for w in list_windows(folder, since=start - WINDOW_MARGIN,
                                        conn_id=config.data.conn_id) if w.start < end]
     if not windows:
         return pd.DataFrame(columns=list(META_COLUMNS))

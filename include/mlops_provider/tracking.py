@@ -215,3 +215,10 @@ def _load_allowing_pickle(model_uri: str) -> Any:
 def load_version(model: str, version: str | int, *, trust: ModelTrust | None = None) -> Any:
     """`load_registered_model` for one version of a registered model, with the trust of its config."""
     return load_registered_model(f"models:/{model}/{version}", trust=trust or ModelTrust.for_model(model))
+
+
+# -- shadow (issue 16, part 2: a version scoring copies of live traffic, its answers never returned) --
+TAG_SHADOW = "mlops.shadow"  # version tag: where it is shadowed and since when, or when that stopped
+TAG_SHADOW_REPORT = "mlops.shadow.report"  # version tag: the last shadow report's summary (JSON)
+STAGE_SHADOW = "shadow"  # `mlops.stage` of a shadow report's run
+SHADOW_REPORT_ARTIFACT = "shadow/report.md"  # the readable shadow report, an artifact of that run

@@ -8,7 +8,9 @@ counters). A bad request is a 4xx (400 naming the column, field or header, 413 o
 reaches the model and never counts as a model error, which the canary reads to roll back.
 Admin (also refused to non-loopback clients, on top of listening on 127.0.0.1 only): `POST /admin/load {version}`,
 `/admin/traffic {weights, routing?}`, `/admin/promote {version}`, `/admin/unload {version}`, `/admin/flush`,
-`GET /admin/status`.
+`POST /admin/shadow {version}` (load it beside the live version with no traffic and score a copy of every live
+request with it, logged apart: `serving.shadow`), `POST /admin/shadow/stop {unload?}`, `GET /admin/status` (with
+the shadow's counters). Giving the shadow traffic or unloading it ends the shadow.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from mlops_provider.serving.feedback import RecentIds, ingest_feedback, parse_feedback, prediction_ids, request_id
 from mlops_provider.serving.headers import PIN_HEADER, REQUEST_ID_HEADER, ROUTING_KEY_HEADER, SMOKE_HEADER
 from mlops_provider.serving.pool import Loaded, ModelPool, PoolError
 from mlops_provider.serving.scoring import PayloadError, parse_payload, predict_scored
+from mlops_provider.serving.shadow import QUEUE_SIZE, ShadowScorer
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlops_provider.config import ModelConfig
     from mlops_provider.serving.logbuffer import InferenceLogBuffer
 
@@ -73,6 +79,56 @@ class Service:
     max_body_bytes: int = MAX_BODY_BYTES
     refused: RequestCounters = field(default_factory=RequestCounters)
     recent_ids: RecentIds = field(default_factory=RecentIds)  # the prediction ids logged lately, for /feedback
+    shadow_log: Callable[[], InferenceLogBuffer] | None = None  # a new buffer of the shadow log (None: not logged)
+    shadow_queue: int = QUEUE_SIZE
+    shadow: ShadowScorer | None = None
+    initial_shadow: str | None = None  # the version to shadow once the first version is loaded
+    scoring: int = 0  # live requests being scored now (changed on the event loop only; the shadow reads it)
+    shadow_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def shadow_state(self) -> dict[str, Any] | None:
+        scorer = self.shadow
+        return scorer.describe() if scorer is not None else None
+
+    def start_shadow(self, version: str) -> dict[str, Any]:
+        """Load `version` beside the live one (no traffic) and shadow it; the state of the shadow."""
+        with self.shadow_lock:
+            routing = self.pool.routing
+            if not self.pool.ready:
+                raise PoolError(f"model '{self.config.name}': no version serves all traffic to shadow", 409)
+            if self.shadow is not None and self.shadow.version != version:
+                raise PoolError(f"version {self.shadow.version} is the shadow: stop it first", 409)
+            if self.shadow is None:
+                if routing.get(version) is None:
+                    self.pool.load(version)
+                loaded = self.pool.set_shadow(version)
+                assert loaded is not None
+                buffer = self.shadow_log() if self.shadow_log is not None else None
+                self.shadow = ShadowScorer(version, loaded.model, buffer, queue_size=self.shadow_queue,
+                                           busy=lambda: self.scoring > 0).start()
+                log.info("Model %s: shadowing v%s", self.config.name, version)
+        return {**self.pool.routing.describe(), "shadow_state": self.shadow_state()}
+
+    def stop_shadow(self, *, unload: bool) -> dict[str, Any]:
+        """Stop shadowing (the queued copies are scored and the shadow log written); unload the version too."""
+        with self.shadow_lock:
+            scorer, self.shadow = self.shadow, None
+            final = scorer.describe() if scorer is not None else None
+            if scorer is not None:
+                if self.pool.routing.shadow == scorer.version:
+                    self.pool.set_shadow(None)
+                scorer.stop()
+                final = scorer.describe()
+                routing = self.pool.routing
+                if unload and routing.get(scorer.version) is not None and routing.weight_of(scorer.version) == 0:
+                    self.pool.unload(scorer.version)
+        return {**self.pool.routing.describe(), "shadow_state": final}
+
+    def sync_shadow(self) -> None:
+        """End the shadow scorer when an admin call took its flag away (traffic given to it, unloaded)."""
+        scorer = self.shadow
+        if scorer is not None and self.pool.routing.shadow != scorer.version:
+            self.stop_shadow(unload=False)
 
     def log_health(self) -> dict[str, Any]:
         return self.buffer.health() if self.buffer is not None else {"status": "off"}
@@ -134,8 +190,10 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _score(service: Service, loaded: Loaded, body: bytes, logged: bool, request: str) -> tuple[list[Any], list[str]]:
-    """Parse (PayloadError for a bad body), predict with the version picked, count, log; (predictions, ids)."""
+def _score(service: Service, loaded: Loaded, body: bytes, logged: bool,
+           request: str) -> tuple[list[Any], list[str], pd.DataFrame, float]:
+    """Parse (PayloadError for a bad body), predict with the version picked, count, log; (predictions, ids,
+    features, seconds the model took)."""
     features = parse_payload(body, service.config)
     began = time.perf_counter()
     try:
@@ -143,12 +201,22 @@ def _score(service: Service, loaded: Loaded, body: bytes, logged: bool, request:
     except Exception:
         service.pool.count(loaded, rows=len(features), seconds=time.perf_counter() - began, failed=True)
         raise
-    service.pool.count(loaded, rows=len(features), seconds=time.perf_counter() - began, failed=False)
+    seconds = time.perf_counter() - began
+    service.pool.count(loaded, rows=len(features), seconds=seconds, failed=False)
     ids = prediction_ids(request, len(predictions))
     if logged and service.buffer is not None:
         service.buffer.add(features, predictions, loaded.version, datetime.now(UTC), ids=ids, scores=scores)
         service.recent_ids.add(ids)
-    return predictions, ids
+    return predictions, ids, features, seconds
+
+
+def _shadow_copy(scorer: ShadowScorer, features: pd.DataFrame, ids: list[str], seconds: float) -> BackgroundTask:
+    """The copy for the shadow, handed over after the answer is sent (a queue put that never blocks)."""
+
+    async def submit() -> None:
+        scorer.submit(features, ids, seconds)
+
+    return BackgroundTask(submit)
 
 
 def create_app(service: Service) -> FastAPI:
@@ -163,6 +231,7 @@ def create_app(service: Service) -> FastAPI:
         try:
             yield
         finally:
+            await run_in_threadpool(service.stop_shadow, unload=False)
             if service.buffer is not None:
                 await run_in_threadpool(service.buffer.close)
 
@@ -217,8 +286,10 @@ def create_app(service: Service) -> FastAPI:
             loaded = routing.pick(key.encode() if key is not None else body)
             if loaded is None:
                 return _error(503, "NOT_READY", f"model '{service.config.name}': no version is serving")
+        service.scoring += 1
         try:
-            predictions, ids = await run_in_threadpool(_score, service, loaded, body, not smoke, request_key)
+            predictions, ids, features, seconds = await run_in_threadpool(_score, service, loaded, body, not smoke,
+                                                                          request_key)
         except PayloadError as err:
             service.refused.add("bad_requests")
             return _error(400, "BAD_REQUEST", str(err), request_key)
@@ -227,9 +298,14 @@ def create_app(service: Service) -> FastAPI:
             return _error(500, "INTERNAL_ERROR",
                           f"model '{service.config.name}' v{loaded.version} failed: {type(err).__name__}: {err}",
                           request_key)
+        finally:
+            service.scoring -= 1
         metadata = {"request_id": request_key, "prediction_ids": ids, "version": loaded.version}
+        scorer = service.shadow
+        copy = (_shadow_copy(scorer, features, ids, seconds)
+                if scorer is not None and not smoke and routing.shadow == scorer.version != loaded.version else None)
         return JSONResponse({"predictions": predictions, "metadata": metadata},
-                            headers={PIN_HEADER: loaded.version, REQUEST_ID_HEADER: request_key})
+                            headers={PIN_HEADER: loaded.version, REQUEST_ID_HEADER: request_key}, background=copy)
 
     @app.post("/feedback")
     async def feedback(request: Request) -> JSONResponse:
@@ -271,6 +347,12 @@ def _load_initial(service: Service) -> None:
     except Exception as err:  # the server stays up (not ready); the admin API can still load a version
         service.startup_error = f"{type(err).__name__}: {err}"
         log.exception("Model %s: the initial version could not be loaded", service.config.name)
+        return
+    if service.initial_shadow is not None:
+        try:
+            service.start_shadow(service.initial_shadow)
+        except Exception:  # the live version serves regardless; the status shows no shadow
+            log.exception("Model %s: v%s could not be shadowed", service.config.name, service.initial_shadow)
 
 
 def create_admin_app(service: Service) -> FastAPI:
@@ -290,7 +372,8 @@ def create_admin_app(service: Service) -> FastAPI:
     def status() -> dict[str, Any]:
         pending = service.buffer.pending_rows if service.buffer is not None else 0
         return _described({**pool.routing.describe(), "log_pending_rows": pending,
-                           "refused": service.refused.describe(), "inference_log": service.log_health()})
+                           "refused": service.refused.describe(), "inference_log": service.log_health(),
+                           "shadow_state": service.shadow_state()})
 
     @app.post("/admin/load")
     def load(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
@@ -299,15 +382,29 @@ def create_admin_app(service: Service) -> FastAPI:
     @app.post("/admin/traffic")
     def traffic(weights: dict[str, Any] = Body(..., embed=True),
                 routing: str | None = Body(None, embed=True)) -> dict[str, Any]:
-        return _described(pool.set_weights(weights, routing))
+        result = pool.set_weights(weights, routing)
+        service.sync_shadow()
+        return _described(result)
 
     @app.post("/admin/promote")
     def promote(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
-        return _described(pool.promote(str(version)))
+        result = pool.promote(str(version))
+        service.sync_shadow()
+        return _described(result)
 
     @app.post("/admin/unload")
     def unload(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
-        return _described(pool.unload(str(version)))
+        result = pool.unload(str(version))
+        service.sync_shadow()
+        return _described(result)
+
+    @app.post("/admin/shadow")
+    def shadow(version: int | str = Body(..., embed=True)) -> dict[str, Any]:
+        return _described(service.start_shadow(str(version)))
+
+    @app.post("/admin/shadow/stop")
+    def shadow_stop(unload: bool = Body(True, embed=True)) -> dict[str, Any]:
+        return _described(service.stop_shadow(unload=unload))
 
     @app.post("/admin/flush")
     def flush() -> dict[str, Any]:

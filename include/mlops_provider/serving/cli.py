@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="... or when the oldest unwritten row is T seconds old")
     parser.add_argument("--max-body-mb", type=float, default=10.0,
                         help="refuse request bodies over this size with 413 (default %(default)s)")
+    parser.add_argument("--shadow-queue", type=int, default=1000,
+                        help="requests waiting for a shadow version before copies are dropped (default %(default)s)")
+    parser.add_argument("--shadow", metavar="VERSION",
+                        help="also score a copy of every request with this version, answers logged apart "
+                             "(<inference>/shadow), never returned")
+    parser.add_argument("--shadow-log", action="store_true",
+                        help="this server is a shadow (the target of a mirror): log to <inference>/shadow")
     parser.add_argument("--no-inference-log", action="store_true", help="do not log requests (benchmarks only)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser
@@ -86,8 +93,12 @@ def serve_main(argv: list[str] | None = None) -> int:
         version=args.version, alias=None if (args.idle or args.version) else (args.alias or CHAMPION),
         routing=args.routing, log_rows=args.log_rows, log_seconds=args.log_seconds,
         inference_log=not args.no_inference_log, log_level=args.log_level,
-        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024), shadow_queue=args.shadow_queue,
+        shadow=args.shadow, shadow_log=args.shadow_log,
     )
+    if options.shadow_queue <= 0:
+        print("mlops serve: --shadow-queue must be positive", file=sys.stderr)
+        return EXIT_USAGE
     if options.max_body_bytes <= 0:
         print("mlops serve: --max-body-mb must be positive", file=sys.stderr)
         return EXIT_USAGE

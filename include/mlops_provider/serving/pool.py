@@ -48,11 +48,12 @@ class Loaded:
 @dataclass(frozen=True)
 class Routing:
     """An immutable snapshot: loaded versions and their traffic shares in percent (summing to 100, or all 0
-    when nothing is loaded)."""
+    when nothing is loaded). `shadow` names a loaded version that takes no traffic and scores copies of it."""
 
     versions: tuple[Loaded, ...] = ()
     weights: tuple[int, ...] = ()
     mode: str = "random"
+    shadow: str | None = None
 
     def get(self, version: str) -> Loaded | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -76,6 +77,7 @@ class Routing:
     def describe(self) -> dict[str, Any]:
         return {
             "routing": self.mode,
+            "shadow": self.shadow,
             "weights": {v.version: w for v, w in zip(self.versions, self.weights, strict=True)},
             "versions": [
                 {"version": v.version, "weight": w, "loaded_at": v.loaded_at, "requests": v.stats.requests,
@@ -117,7 +119,8 @@ class ModelPool:
                 raise PoolError(f"cannot load version {version}: {type(err).__name__}: {err}", 404) from err
             loaded = Loaded(version, model, datetime.now(UTC).isoformat(timespec="seconds"))
             weight = 0 if current.versions else 100
-            self.routing = Routing((*current.versions, loaded), (*current.weights, weight), current.mode)
+            self.routing = Routing((*current.versions, loaded), (*current.weights, weight), current.mode,
+                                   current.shadow)
             return self.routing.describe()
 
     def set_weights(self, weights: dict[str, int], mode: str | None = None) -> dict[str, Any]:
@@ -134,7 +137,9 @@ class ModelPool:
             if sum(clean.values()) != 100:
                 raise PoolError(f"weights must sum to 100, got {sum(clean.values())} ({clean})", 400)
             new = tuple(clean.get(v.version, 0) for v in current.versions)
-            self.routing = Routing(current.versions, new, mode)
+            # a shadow given traffic is a live version from then on (a canary after the shadow): no longer a shadow
+            shadow = current.shadow if clean.get(current.shadow or "", 0) == 0 else None
+            self.routing = Routing(current.versions, new, mode, shadow)
             return self.routing.describe()
 
     def promote(self, version: str) -> dict[str, Any]:
@@ -152,8 +157,26 @@ class ModelPool:
                 raise PoolError(f"version {version} still takes {current.weight_of(version)}% of the traffic: "
                                 "move it elsewhere first")
             kept = [(v, w) for v, w in zip(current.versions, current.weights, strict=True) if v.version != version]
-            self.routing = Routing(tuple(v for v, _ in kept), tuple(w for _, w in kept), current.mode)
+            shadow = None if current.shadow == version else current.shadow
+            self.routing = Routing(tuple(v for v, _ in kept), tuple(w for _, w in kept), current.mode, shadow)
             return self.routing.describe()
+
+    def set_shadow(self, version: str | None) -> Loaded | None:
+        """Flag a loaded version that takes no traffic as the shadow (None: no shadow); the version flagged."""
+        with self._admin:
+            current = self.routing
+            if version is None:
+                self.routing = Routing(current.versions, current.weights, current.mode, None)
+                return None
+            version = _version(version)
+            loaded = current.get(version)
+            if loaded is None:
+                raise PoolError(f"version {version} is not loaded", 404)
+            if current.weight_of(version) > 0:
+                raise PoolError(f"version {version} takes {current.weight_of(version)}% of the traffic: a shadow "
+                                "takes none")
+            self.routing = Routing(current.versions, current.weights, current.mode, version)
+            return loaded
 
     def count(self, loaded: Loaded, *, rows: int, seconds: float, failed: bool) -> None:
         with self._stats:

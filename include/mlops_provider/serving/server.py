@@ -39,6 +39,9 @@ class ServerOptions:
     inference_log: bool = True
     log_level: str = "info"
     max_body_bytes: int = 10 * 1024 * 1024
+    shadow_queue: int = 1000  # requests waiting for a shadow version; beyond it copies are dropped (and counted)
+    shadow: str | None = None  # a version to shadow from the start (the Kubernetes self-mirroring shadow)
+    shadow_log: bool = False  # this whole server is a shadow (a mirror's target): its log is the shadow log
 
 
 def mlflow_loader(model: str, tracking_uri: str) -> Callable[[str], Any]:
@@ -89,16 +92,22 @@ def registry_version(model: str, options: ServerOptions, *, wait: float = 10.0) 
 
 
 def build_service(config: ModelConfig, options: ServerOptions) -> Service:
-    from mlops_provider.inference_log import inference_uri
+    from mlops_provider.inference_log import inference_uri, shadow_uri
     from mlops_provider.serving.app import Service
     from mlops_provider.serving.feedback import RECENT_IDS, RecentIds
     from mlops_provider.serving.logbuffer import InferenceLogBuffer
     from mlops_provider.serving.pool import ModelPool
 
     pool = ModelPool(mlflow_loader(config.name, options.tracking_uri), mode=options.routing)
-    buffer = (InferenceLogBuffer(inference_uri(config), conn_id=config.data.conn_id, max_rows=options.log_rows,
+    folder = shadow_uri(config) if options.shadow_log else inference_uri(config)
+    buffer = (InferenceLogBuffer(folder, conn_id=config.data.conn_id, max_rows=options.log_rows,
                                  max_seconds=options.log_seconds, retention_days=config.drift.retention_days)
               if options.inference_log else None)
+    shadow_log: Callable[[], InferenceLogBuffer] | None = None
+    if options.inference_log and not options.shadow_log:
+        def shadow_log() -> InferenceLogBuffer:
+            return InferenceLogBuffer(shadow_uri(config), conn_id=config.data.conn_id, max_rows=options.log_rows,
+                                      max_seconds=options.log_seconds, retention_days=config.drift.retention_days)
     initial: Callable[[], str | None] | None = None
     if options.version is not None:
         version = options.version
@@ -108,7 +117,8 @@ def build_service(config: ModelConfig, options: ServerOptions) -> Service:
     # every id still waiting in the buffer must be remembered: a label may come before its window is written
     recent = RecentIds(max(RECENT_IDS, 2 * options.log_rows))
     return Service(config=config, pool=pool, buffer=buffer, initial=initial, max_body_bytes=options.max_body_bytes,
-                   recent_ids=recent)
+                   recent_ids=recent, shadow_log=shadow_log, shadow_queue=options.shadow_queue,
+                   initial_shadow=options.shadow)
 
 
 def serve(config: ModelConfig, options: ServerOptions) -> None:
