@@ -1,0 +1,72 @@
+"""What archiving and retiring remove from SageMaker: a version's endpoint configs and models (every one named
+`mlops-<model>-v<version>-...`, whatever options made them) unless the endpoint uses them, or the model's endpoint
+and all its versions' endpoint configs and models. S3 model data is left (it is cheap, and the registry keeps
+the artifacts anyway)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_provider.deploy.sagemaker import describe_endpoint, sagemaker_name
+
+
+def _in_use(client: Any, endpoint: str) -> tuple[set[str], set[str]]:
+    """The endpoint configs the endpoint uses (current and pending) and the models they name."""
+    found = describe_endpoint(client, endpoint)
+    if found is None:
+        return set(), set()
+    configs = {found.get("EndpointConfigName"),
+               (found.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")} - {None}
+    models = set()
+    for name in configs:
+        described = client.describe_endpoint_config(EndpointConfigName=name)
+        models |= {v["ModelName"] for v in described.get("ProductionVariants") or []}
+    return {str(c) for c in configs}, models
+
+
+def _names(pages: Any, key: str, field: str) -> list[str]:
+    return [str(item[field]) for page in pages for item in page.get(key) or []]
+
+
+def _listed(client: Any, prefix: str) -> tuple[list[str], list[str]]:
+    configs = _names(client.get_paginator("list_endpoint_configs").paginate(NameContains=prefix),
+                     "EndpointConfigs", "EndpointConfigName")
+    models = _names(client.get_paginator("list_models").paginate(NameContains=prefix), "Models", "ModelName")
+    return [c for c in configs if c.startswith(prefix)], [m for m in models if m.startswith(prefix)]
+
+
+def remove_sagemaker_version(client: Any, model: str, version: str, endpoint: str) -> list[str]:
+    """Delete the endpoint configs and models of `version` that `endpoint` does not use. Returns what was done."""
+    used_configs, used_models = _in_use(client, endpoint)
+    configs, models = _listed(client, sagemaker_name(model, f"-v{version}-"))
+    done = []
+    for name in configs:
+        if name in used_configs:
+            done.append(f"sagemaker: endpoint {endpoint} uses endpoint config {name}; left")
+            continue
+        client.delete_endpoint_config(EndpointConfigName=name)
+        done.append(f"sagemaker: deleted endpoint config {name}")
+    for name in models:
+        if name in used_models:
+            done.append(f"sagemaker: endpoint {endpoint} uses model {name}; left")
+            continue
+        client.delete_model(ModelName=name)
+        done.append(f"sagemaker: deleted model {name}")
+    return done
+
+
+def remove_sagemaker_model(client: Any, model: str, endpoint: str) -> list[str]:
+    """Delete the endpoint (SageMaker finishes deleting it by itself), then every version's endpoint configs and
+    models. Returns what was done."""
+    done = []
+    if describe_endpoint(client, endpoint) is not None:
+        client.delete_endpoint(EndpointName=endpoint)
+        done.append(f"sagemaker: deleted endpoint {endpoint}")
+    configs, models = _listed(client, sagemaker_name(model, "-v"))
+    for name in configs:
+        client.delete_endpoint_config(EndpointConfigName=name)
+        done.append(f"sagemaker: deleted endpoint config {name}")
+    for name in models:
+        client.delete_model(ModelName=name)
+        done.append(f"sagemaker: deleted model {name}")
+    return done
