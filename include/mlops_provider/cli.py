@@ -27,6 +27,7 @@ DELEGATED = {
     "passport": ("mlops_provider.client.history", "passport_main", "write a model version's passport to MLflow"),
     "approve": ("mlops_provider.client.approval", "approve_main", "approve a model version waiting for sign-off"),
     "reject": ("mlops_provider.client.approval", "reject_main", "reject a model version waiting for sign-off"),
+    "lifecycle": ("mlops_provider.client.lifecycle", "main", "a model's retirement plan, archive rule and archives"),
 }
 
 

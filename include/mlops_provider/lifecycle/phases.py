@@ -34,7 +34,8 @@ from mlops_provider.tracking import (
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from mlops_provider.config import ModelConfig, RetirementPhase
+    from mlops_provider.config import ModelConfig
+    from mlops_provider.lifecycle.options import RetirementPhase
     from mlops_provider.lifecycle.serving import ServingObjects
 
 # (summary, details) -> None: tells the model's alerts (operators.alerting.alert in a task)

@@ -22,7 +22,8 @@ from mlops_provider.tracking import TAG_LIFECYCLE_PHASE, TAG_LIFECYCLE_PLAN
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from mlops_provider.config import ModelConfig, RetirementPlan
+    from mlops_provider.config import ModelConfig
+    from mlops_provider.lifecycle.options import RetirementPlan
 
 
 @dataclass(frozen=True)
