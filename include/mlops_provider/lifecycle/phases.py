@@ -91,8 +91,8 @@ def _stop(client: MlflowClient, config: ModelConfig, phase: RetirementPhase,
     from mlops_provider.history import delete_alias
 
     model = config.name
-    did = serving.remove_model() if serving is not None else []
     versions = [str(v.version) for v in client.search_model_versions(f"name='{model}'")]
+    did = serving.remove_model(versions) if serving is not None else []
     outcome = archive_versions(client, config, {v: f"retired: stop phase on {phase.on}" for v in versions},
                                serving=None, retiring=True)
     did.append(f"archived {len(outcome.archived)} version(s)" + (f": v{', v'.join(outcome.archived)}"

@@ -48,8 +48,9 @@ class ServingObjects:
 
         return remove_sagemaker_version(self._sagemaker(), model, str(version), self._endpoint())
 
-    def remove_model(self) -> list[str]:
-        """Remove everything the target runs for the model (the end of a retirement)."""
+    def remove_model(self, versions: list[str]) -> list[str]:
+        """Remove everything the target runs for the model (the end of a retirement); `versions`: all the
+        registered ones (SageMaker finds each version's objects by name)."""
         model = self.config.name
         if self.name == "local":
             from mlops_provider.deploy.local.retire import remove_local_model
@@ -61,7 +62,7 @@ class ServingObjects:
             return remove_kubernetes_model(self._cluster(), model)
         from mlops_provider.deploy.sagemaker_retire import remove_sagemaker_model
 
-        return remove_sagemaker_model(self._sagemaker(), model, self._endpoint())
+        return remove_sagemaker_model(self._sagemaker(), model, self._endpoint(), [str(v) for v in versions])
 
     def _cluster(self) -> Any:
         from mlops_provider.deploy.kubernetes.options import KubernetesOptions
