@@ -91,7 +91,7 @@ def _stop(client: MlflowClient, config: ModelConfig, phase: RetirementPhase,
     from mlops_provider.history import delete_alias
 
     model = config.name
-    versions = [str(v.version) for v in client.search_model_versions(f"name='{model}'")]
+    versions = sorted((str(v.version) for v in client.search_model_versions(f"name='{model}'")), key=int)
     did = serving.remove_model(versions) if serving is not None else []
     outcome = archive_versions(client, config, {v: f"retired: stop phase on {phase.on}" for v in versions},
                                serving=None, retiring=True)
