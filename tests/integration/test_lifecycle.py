@@ -189,3 +189,27 @@ def test_mlops_lifecycle_check_refuses_a_new_plan_in_the_past(registered: Any, m
     assert "(not recorded yet)" in captured.out and "would be refused (2 problem(s))" in captured.err
     assert "problem: key 'lifecycle.retirement.phases.0.on': stop on" in captured.out
     assert "problem: key 'lifecycle.retirement.replaced_by': 'nobody' is not a configured model" in captured.out
+
+
+def test_the_demo_step_archives_unaliased_versions_and_shows_a_plan(registered: Any, private_model: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from mlops_provider.demo import lifecycle as demo
+    from mlops_provider.demo.summary import STEPS
+
+    private_model("breast_cancer")  # the demo plan's replacement, configured
+    config, client = registered()  # the demo model's own config: archive_after_days 30
+    client.delete_registered_model_alias(config.name, "challenger")
+    monkeypatch.setattr(demo, "MODEL", config.name)
+    monkeypatch.setattr(demo, "mlflow_client", lambda: client)
+    demo.lifecycle_demo()
+    out = capsys.readouterr().out
+    assert "[demo]   archive rule: versions with no alias for 30 day(s)" in out
+    assert f"[demo] archived {config.name} v1: nothing served it" in out
+    assert f"[demo] archived {config.name} v3: nothing served it" in out
+    assert "[demo]   retirement plan, replaced by breast_cancer (not recorded yet):" in out
+    assert "reduce_traffic to 50%" in out and "problem:" not in out
+    assert set(archived(client, config.name)) == {"1", "3"}
+    assert STEPS[-1][1] == ("archived v1, v3; kept v2 (holds serving_local), v4 (holds previous_champion), "
+                            "v5 (holds champion)")
+    assert "mlops.lifecycle.plan" not in client.get_registered_model(config.name).tags  # shown, not recorded
