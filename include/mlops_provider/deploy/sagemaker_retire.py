@@ -49,19 +49,17 @@ def _listed(client: Any, model: str, version: str) -> tuple[list[str], list[str]
 def _remove(client: Any, model: str, version: str, endpoint: str, used_configs: set[str],
             used_models: set[str]) -> list[str]:
     configs, models = _listed(client, model, version)
+    deletes = (("endpoint config", configs, used_configs, lambda name: client.delete_endpoint_config(
+                    EndpointConfigName=name)),
+               ("model", models, used_models, lambda name: client.delete_model(ModelName=name)))
     done = []
-    for name in configs:
-        if name in used_configs:
-            done.append(f"sagemaker: endpoint {endpoint} uses endpoint config {name}; left")
-            continue
-        client.delete_endpoint_config(EndpointConfigName=name)
-        done.append(f"sagemaker: deleted endpoint config {name}")
-    for name in models:
-        if name in used_models:
-            done.append(f"sagemaker: endpoint {endpoint} uses model {name}; left")
-            continue
-        client.delete_model(ModelName=name)
-        done.append(f"sagemaker: deleted model {name}")
+    for kind, names, used, delete in deletes:
+        for name in names:
+            if name in used:
+                done.append(f"sagemaker: endpoint {endpoint} uses {kind} {name}; left")
+                continue
+            delete(name)
+            done.append(f"sagemaker: deleted {kind} {name}")
     return done
 
 
