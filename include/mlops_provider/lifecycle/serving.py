@@ -16,11 +16,15 @@ class ServingObjects:
     :param config: the model's config (its `deploy.target` and `deploy.options` say where and how things are named).
     :param target: a ready deployment target object (`LocalTarget`, `KubernetesTarget`, `SageMakerTarget`) to use
         instead of one built from defaults (tests inject one talking to a fake cluster or a stubbed client).
+    :param target_kwargs: keyword arguments of the target's constructor when it is built here (e.g.
+        `kubernetes_conn_id`, `aws_conn_id`), as the deployment operator takes them.
     """
 
-    def __init__(self, config: ModelConfig, *, target: Any = None) -> None:
+    def __init__(self, config: ModelConfig, *, target: Any = None, target_kwargs: dict[str, Any] | None = None
+                 ) -> None:
         self.config = config
         self._target = target
+        self.target_kwargs = target_kwargs or {}
 
     @property
     def name(self) -> str:
@@ -30,7 +34,7 @@ class ServingObjects:
         if self._target is None:
             from mlops_provider.deploy.base import get_target
 
-            self._target = get_target(self.name)
+            self._target = get_target(self.name, **self.target_kwargs)
         return self._target
 
     def remove_version(self, version: str) -> list[str]:
