@@ -24,7 +24,8 @@ from mlops_provider.exceptions import ConfigError
 
 log = logging.getLogger(__name__)
 
-AlertKind = Literal["drift", "degradation", "rollback", "retrain", "promotion", "rejected", "task_failed"]
+AlertKind = Literal["drift", "degradation", "rollback", "retrain", "promotion", "rejected", "task_failed",
+                    "lifecycle"]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 NotifierName = Literal["slack_webhook", "http", "smtp"]
 NOTIFIERS: tuple[str, ...] = get_args(NotifierName)

@@ -28,6 +28,7 @@ DELEGATED = {
     "approve": ("mlops_provider.client.approval", "approve_main", "approve a model version waiting for sign-off"),
     "reject": ("mlops_provider.client.approval", "reject_main", "reject a model version waiting for sign-off"),
     "shadow": ("mlops_provider.client.shadow", "main", "shadow a version on live traffic; stop; report on it"),
+    "lifecycle": ("mlops_provider.client.lifecycle", "main", "a model's retirement plan, archive rule and archives"),
 }
 
 

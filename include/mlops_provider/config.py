@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlops_provider import settings
 from mlops_provider.alerts import AlertSpec
 from mlops_provider.exceptions import ConfigError
+from mlops_provider.lifecycle.options import LifecycleConfig
 from mlops_provider.training.remote.options import KubernetesRunner, SageMakerRunner
 
 # libyaml's safe loader when PyYAML has it (the same safe subset, ~7x faster than the pure-Python one): a DAG file
@@ -355,6 +356,7 @@ class ModelConfig(_Strict):
     monitor: MonitorConfig = MonitorConfig()
     alerts: list[AlertSpec] = Field([], description="who is told of drift, degradation, rollbacks, promotions, "
                                                     "rejected challengers and failed tasks, and how")
+    lifecycle: LifecycleConfig = LifecycleConfig()
     source: str = Field("", exclude=True, description="the file this config came from")
 
     @field_validator("name")

@@ -53,3 +53,8 @@ class DeploymentError(MlopsError):
 
 class DeploymentRefused(DeploymentError):
     """A deployment refused before anything changed (unknown strategy or version, bad options). Not worth a retry."""
+
+
+class LifecycleRefused(ConfigError):
+    """An archive or retirement step refused before anything changed: a rule that would archive the champion or
+    previous_champion, a retirement plan with a phase in the past or a replacement that is not configured."""

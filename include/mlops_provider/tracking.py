@@ -222,3 +222,22 @@ TAG_SHADOW = "mlops.shadow"  # version tag: where it is shadowed and since when,
 TAG_SHADOW_REPORT = "mlops.shadow.report"  # version tag: the last shadow report's summary (JSON)
 STAGE_SHADOW = "shadow"  # `mlops.stage` of a shadow report's run
 SHADOW_REPORT_ARTIFACT = "shadow/report.md"  # the readable shadow report, an artifact of that run
+
+# -- retirement and archive (issue 16, part 4): `mlops_provider.lifecycle` ------------------------------------------
+# version tags of an archived version: when (ISO 8601, UTC), why (the rule or the retirement), what of its serving
+# objects was removed (one line per object)
+TAG_ARCHIVED = "mlops.lifecycle.archived"
+TAG_ARCHIVED_WHY = "mlops.lifecycle.archived_why"
+TAG_ARCHIVED_REMOVED = "mlops.lifecycle.removed"
+# registered-model tags of a retirement plan: the plan as first recorded ({digest, recorded_at}), each phase done
+# (`mlops.lifecycle.phase.<index>`: JSON of what it did), the deprecation notice, the traffic share asked for,
+# and the retirement itself
+TAG_LIFECYCLE_PLAN = "mlops.lifecycle.plan"
+TAG_LIFECYCLE_PHASE = "mlops.lifecycle.phase.{index}"
+TAG_DEPRECATED = "mlops.lifecycle.deprecated"
+TAG_TRAFFIC_PERCENT = "mlops.lifecycle.traffic_percent"
+TAG_RETIRED = "mlops.lifecycle.retired"
+# the JSON history of lifecycle actions: one artifact per action under `lifecycle/` of a run tagged
+# `mlops.stage = lifecycle` in the model's experiment
+LIFECYCLE_STAGE = "lifecycle"
+LIFECYCLE_DIR = "lifecycle"
