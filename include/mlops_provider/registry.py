@@ -77,6 +77,18 @@ def _model_exists(client: MlflowClient, model: str) -> bool:
     return True
 
 
+def model_tag(client: MlflowClient, model: str, tag: str) -> str | None:
+    """A registered model's tag, or None when the tag or the model does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_registered_model(model).tags.get(tag)
+    except MlflowException as err:
+        if _missing(err):
+            return None
+        raise
+
+
 def find_version(client: MlflowClient, model: str, run_id: str, dag_run_id: str) -> Any | None:
     """The version this DAG run already registered from this training run, if any."""
     versions = client.search_model_versions(f"name = '{model}' and run_id = '{run_id}'")

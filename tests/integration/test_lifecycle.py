@@ -213,3 +213,17 @@ def test_the_demo_step_archives_unaliased_versions_and_shows_a_plan(registered: 
     assert STEPS[-1][1] == ("archived v1, v3; kept v2 (holds serving_local), v4 (holds previous_champion), "
                             "v5 (holds champion)")
     assert "mlops.lifecycle.plan" not in client.get_registered_model(config.name).tags  # shown, not recorded
+
+
+def test_a_retired_model_is_not_trained_again(registered: Any, mlflow_conn: str) -> None:
+    """A new champion would bring a retired model back: its training skips, naming the tag."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from mlops_provider.operators.training import TrainModelOperator
+    from mlops_provider.tracking import TAG_RETIRED
+
+    config, client = registered()
+    client.set_registered_model_tag(config.name, TAG_RETIRED, "2026-12-01T06:30:00+00:00")
+    with pytest.raises(AirflowSkipException, match=f"model '{config.name}' was retired on 2026-12-01T06:30"):
+        TrainModelOperator(task_id="train", model=config.name).execute({"run_id": "manual__retired", "ti": None})
+    assert len(client.search_model_versions(f"name='{config.name}'")) == 5, "no version was added"
