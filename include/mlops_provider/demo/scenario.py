@@ -4,8 +4,9 @@
 API), `mlops_deployment` serves each on a local model server,
 demo traffic goes through those servers into the inference logs, `mlops_drift_monitor` finds the drift and
 starts `mlops_retraining`, a monitor outside Airflow asks for a retraining (`mlops trigger`), the new
-champions roll out, a deliberately slow candidate is refused and rolled back, and a person rejects a
-retrained diabetes_progression candidate.
+champions roll out, a candidate shadows the champion on live traffic, a deliberately slow candidate is refused
+and rolled back, a person rejects a retrained diabetes_progression candidate, and credit_default's archive rule
+archives its versions that hold no alias.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from mlops_provider.demo.feedback_loop import feedback_loop
+from mlops_provider.demo.lifecycle import lifecycle_demo
 from mlops_provider.demo.processes import (
     AIRFLOW_URL,
     BIN,
@@ -39,6 +41,7 @@ from mlops_provider.demo.runs import (
     scheduled_run,
     wait_run,
 )
+from mlops_provider.demo.shadow import shadow_candidate
 from mlops_provider.demo.sign_off import approve_in_training, reject_a_retraining
 from mlops_provider.demo.summary import latest_drift_report, registry_summary, step
 from mlops_provider.settings import PROJECT_DIR
@@ -64,8 +67,10 @@ def run_scenario(api: AirflowClient) -> None:
     rest_trigger()
     deployed = await_deployments(api, deployed)
     feedback_loop(api)
+    shadow_candidate()
     broken_candidate(api, "breast_cancer")
     reject_a_retraining(api)
+    lifecycle_demo()
     for line in registry_summary():
         model, _, rest = line.partition(": ")
         step(f"registry {model}", rest.split(" (http")[0], f"{MLFLOW_URL}/#/models/{model}")
