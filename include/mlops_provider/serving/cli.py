@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="... or when the oldest unwritten row is T seconds old")
     parser.add_argument("--max-body-mb", type=float, default=10.0,
                         help="refuse request bodies over this size with 413 (default %(default)s)")
-    parser.add_argument("--no-inference-log", action="store_true", help="do not log requests (benchmarks only)")
+    parser.add_argument("--no-inference-log", action="store_true",
+                        help="do not log requests (benchmarks, and a server before production such as staging)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser
 
