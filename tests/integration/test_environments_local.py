@@ -20,29 +20,12 @@ import httpx
 import pytest
 
 from tests.helpers.model_configs import write_credit_copy
-from tests.helpers.trained_versions import register_versions
+from tests.helpers.trained_versions import register_broken_version, register_versions
 
 MODEL = "credit_envs"
 DEPLOY = {"target": "local", "strategy": "blue_green", "options": {"smoke_rows": 10, "latency_budget_ms": 2000},
           "environments": [{"name": "staging"},
                            {"name": "production", "strategy": "canary", "canary_steps": [50, 100]}]}
-
-
-def register_broken_version(tracking: str, model: str) -> str:
-    """A version trained on two columns only: it cannot predict the model's real feature rows."""
-    import mlflow
-    import mlflow.sklearn
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    from mlops_provider.tracking import skops_format, tracking_uri
-
-    with tracking_uri(tracking):
-        broken = LogisticRegression().fit(np.array([[1.0, 2.0], [2.0, 1.0]]), [0, 1])
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(broken, name="model", pip_requirements=["scikit-learn"],
-                                            **skops_format(broken))
-        return str(mlflow.register_model(info.model_uri, model).version)
 
 
 def stop_servers(state: Path, model: str) -> None:
@@ -131,7 +114,7 @@ def test_deploying_what_serves_is_a_no_op_in_each_environment(rollout: Rollout) 
 
 
 def test_a_version_failing_in_staging_is_tagged_there_and_production_is_untouched(rollout: Rollout) -> None:
-    broken = register_broken_version(rollout.tracking, MODEL)
+    broken = register_broken_version(MODEL, rollout.tracking)
     (staging, target), (production, production_target) = rollout.targets()
 
     result = target.deploy(MODEL, broken, staging.strategy, staging.config)
@@ -168,7 +151,7 @@ def test_mlops_deployment_takes_a_version_through_staging_and_stops_a_failing_on
                                                                                 map_indexes=0)
         assert [e["environment"] for e in staged["environments"]] == ["staging"]
 
-        broken = register_broken_version(mlflow_conn, name)
+        broken = register_broken_version(name, mlflow_conn)
         failed = load_dag("mlops_deployment").test(run_conf={"model": name, "version": broken})
 
         assert str(failed.state) == "failed"
