@@ -131,8 +131,11 @@ def test_a_version_failing_in_staging_is_tagged_there_and_production_is_untouche
 def test_mlops_deployment_takes_a_version_through_staging_and_stops_a_failing_one_there(
         mlflow_conn: str, private_model: Any, load_dag: Any, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
     from mlflow import MlflowClient
 
+    from mlops_provider.config import load_model_config
+    from mlops_provider.operators.deployment import DeployModelOperator
     from mlops_provider.registry import alias_version
 
     monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
@@ -162,6 +165,11 @@ def test_mlops_deployment_takes_a_version_through_staging_and_stops_a_failing_on
         production = json.loads((tmp_path / "state" / "serving" / f"{name}.json").read_text())
         answer = httpx.get(f"http://127.0.0.1:{production['port']}/version", trust_env=False).json()
         assert answer["weights"] == {"1": 100}
+        # production alone (a task cleared by hand) is refused for a version staging does not record
+        with pytest.raises(AirflowFailException, match=f"v{broken} is not deployed to production: staging \\(local\\) "
+                                                       "records v1 as serving_staging"):
+            DeployModelOperator(task_id="deploy", model=name, version=broken)._check_staged(
+                load_model_config(name), broken)
     finally:
         stop_servers(tmp_path / "state", name)
 

@@ -116,3 +116,22 @@ def test_environments_that_keep_apart_are_accepted() -> None:
 
     assert [env.options["namespace"] for env in environments(kubernetes)] == ["staging", "ml"]
     assert [env.suffix for env in environments(sagemaker)] == ["-staging", ""]
+
+
+def test_a_sagemaker_environment_before_production_gets_its_own_endpoint_config_and_model_names() -> None:
+    from mlops_provider.deploy.sagemaker import names, version_of_config
+    from mlops_provider.deploy.sagemaker_options import SageMakerOptions
+
+    model = config(target="sagemaker", options={"image": "i", "execution_role_arn": "r", "s3_prefix": "s3://b/p"},
+                   environments=[{"name": "staging"}, {"name": "production"}])
+    staging, prod = environments(model)
+    options = SageMakerOptions.parse("churn", staging.options)
+
+    ours, theirs = names("churn", "3", options, staging.suffix), names("churn", "3", options, prod.suffix)
+
+    assert (ours.endpoint, theirs.endpoint) == ("mlops-churn-staging", "mlops-churn")  # production: as before
+    assert ours.endpoint_config != theirs.endpoint_config and ours.model != theirs.model
+    assert version_of_config(ours.endpoint_config) == version_of_config(theirs.endpoint_config) == "3"
+    assert ours.model_data == theirs.model_data  # one packaged artifact per version serves both
+    target = staging.deployment_target(region_name="eu-west-1")
+    assert (target.place, target.suffix, target.environment) == ("staging", "-staging", staging)
