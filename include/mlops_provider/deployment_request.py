@@ -51,12 +51,13 @@ def verify_served(model: str, result: dict[str, Any]) -> str:
     return verify_environment(env, str(result["version"]))
 
 
-def verify_environment(env: Environment, version: str) -> str:
-    """`verify_served` in one environment of the model (`env.config` is the model's config)."""
+def verify_environment(env: Environment, version: str, target_kwargs: dict[str, Any] | None = None) -> str:
+    """`verify_served` in one environment of the model (`env.config` is the model's config); `target_kwargs`: the
+    target's constructor arguments, as the deployment had them (e.g. `kubernetes_conn_id`)."""
     from mlops_provider.exceptions import DeploymentError
 
     model = env.config.name
-    status = env.deployment_target().status(model, env.config)
+    status = env.deployment_target(**(target_kwargs or {})).status(model, env.config)
     problems = []
     if not status.healthy:
         problems.append(f"the endpoint is not healthy ({status.message or 'no reason given'})")

@@ -138,7 +138,7 @@ class DeployModelOperator(ModelOperator):
         if not env.production:
             from mlops_provider.deployment_request import verify_environment
 
-            self.log.info("%s", verify_environment(env, version))
+            self.log.info("%s", verify_environment(env, version, self.target_kwargs))
         return result
 
     def _defer(self, env: Environment, outcome: Pending, version: str, at: int, done: list[dict[str, Any]],
