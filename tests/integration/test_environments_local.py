@@ -135,6 +135,8 @@ def test_mlops_deployment_takes_a_version_through_staging_and_stops_a_failing_on
     from mlflow import MlflowClient
 
     from mlops_provider.config import load_model_config
+    from mlops_provider.demo import environments as demo_environments
+    from mlops_provider.demo.summary import STEPS
     from mlops_provider.operators.deployment import DeployModelOperator
     from mlops_provider.registry import alias_version
 
@@ -153,6 +155,13 @@ def test_mlops_deployment_takes_a_version_through_staging_and_stops_a_failing_on
         staged = run.get_task_instance("deploy_staging", map_index=0).xcom_pull(task_ids="deploy_staging",
                                                                                 map_indexes=0)
         assert [e["environment"] for e in staged["environments"]] == ["staging"]
+        # the demo's step reads the same: staging recorded v1 before production did
+        monkeypatch.setattr(demo_environments, "mlflow_client", lambda: client)
+        demo_environments.staging_rollout(name)
+        assert [s[0] for s in STEPS[-3:]] == [f"{name} staging", f"{name} production",
+                                              f"staging -> production rollout of {name}"]
+        assert STEPS[-3][1].startswith("v1 at http://127.0.0.1:") and "(serving_staging)" in STEPS[-3][1]
+        assert STEPS[-1][1] == "v1 served and verified in staging first"
 
         broken = register_broken_version(name, mlflow_conn)
         failed = load_dag("mlops_deployment").test(run_conf={"model": name, "version": broken})
