@@ -72,8 +72,9 @@ def finished(api: AirflowClient, dag_id: str, run: dict[str, Any], what: str) ->
 
 
 def await_deployments(api: AirflowClient, seen: set[str], timeout: float = 600) -> set[str]:
-    """Wait until every model's champion is what its local server serves (`serving_local`), deployed by the
-    mlops_deployment runs the champion events started; report each new run. Returns the run ids seen."""
+    """Wait until every model's champion is what it serves in production (`serving_local`, or `serving_production`
+    for a model with environments), deployed by the mlops_deployment runs the champion events started; report each
+    new run. Returns the run ids seen."""
     from mlops_provider.config import load_model_config
     from mlops_provider.environments import production
     from mlops_provider.settings import model_names
