@@ -6,13 +6,19 @@ of `mlops_training` / `mlops_retraining`), when the performance monitor rolls a 
 (`x-mlops://<model>/rollback`, the version in the event), or by hand with `{"model": ..., "version": ...}` (a version
 number, or leave it empty for the current champion: that is how to roll back by hand).
 
-1. **release**: which models and versions to deploy, one per model whose champion moved;
-2. **deploy** (one mapped task per model): to the model's `deploy.target` (`local`, `kubernetes`, `sagemaker`)
-   with its `deploy.strategy` (`rolling`, `blue_green`, `canary`), smoke-tested before it takes traffic and
-   at every canary step, then recorded as the registry alias `serving_<target>` (what the drift monitor
-   compares against). On failure the target rolls back, the previous version keeps serving, the failed
-   version is tagged `mlops.deploy.<target>.failed` with the reason, and the task fails without retry;
-3. **verify**: the target's own status must show the new version serving all traffic and recorded.
+1. **release**: which models and versions to deploy, one per model whose champion moved; then, per release (one
+   mapped group, labelled by model in the grid):
+2. **deploy_staging**: for a model with `deploy.environments`, every environment before production in order
+   (staging): deployed like production below, then verified by that target's own status before the next one
+   starts. A failure there fails the release with production untouched. Nothing to do for a single-target model;
+3. **deploy**: to production, the model's `deploy.target` (`local`, `kubernetes`, `sagemaker`) or its last
+   environment, with its `deploy.strategy` (`rolling`, `blue_green`, `canary`), smoke-tested before it takes
+   traffic and at every canary step, then recorded as the registry alias `serving_<target>` (`serving_production`
+   with environments: what the drift and performance monitors compare against). Refused unless every environment
+   before production records the version. On failure the target rolls back, the previous version keeps serving,
+   the failed version is tagged `mlops.deploy.<target or environment>.failed` with the reason, and the task fails
+   without retry;
+4. **verify**: the target's own status must show the new version serving all traffic and recorded.
 
 One run at a time (`max_active_runs=1`), so a model never has two deployments in flight.
 Connection: `mlflow_default` (and `kubernetes_default` / `aws_default` for those targets).
@@ -23,13 +29,14 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import AssetAny, Param, dag, task
+from airflow.sdk import AssetAny, Param, dag, task, task_group
 
 from mlops_provider.assets import champion_asset, rollback_asset
-from mlops_provider.operators.deployment import DeployModelOperator
+from mlops_provider.operators.deployment import BEFORE_PRODUCTION, DeployModelOperator
 from mlops_provider.settings import default_args, model_names
 
 MODELS = model_names()
+BY_MODEL = "{{ task.model }}"
 
 
 @dag(
@@ -60,16 +67,23 @@ def mlops_deployment() -> None:
 
     @task
     def verify(result: dict[str, Any]) -> str:
-        """The target's status agrees: the new version serves all traffic and is recorded."""
+        """The target's status agrees: the new version serves all traffic in production and is recorded."""
         from mlops_provider.deployment_request import verify_served
         from mlops_provider.hooks.mlflow import MLflowHook
 
         with MLflowHook().fluent():
             return verify_served(result["model"], result)
 
-    deployed = DeployModelOperator.partial(task_id="deploy", map_index_template="{{ task.model }}").expand_kwargs(
-        release())
-    verify.override(map_index_template="{{ task.op_kwargs['result']['model'] }}").expand(result=deployed.output)
+    # one group per release: a model's tasks wait only for its own, so one model's failure stops no other model;
+    # the group adds no prefix, so the task ids stay `deploy` and `verify`
+    @task_group(group_id="rollout", prefix_group_id=False)
+    def rollout(model: str, version: str) -> None:
+        staged = DeployModelOperator(task_id="deploy_staging", model=model, version=version,
+                                     environment=BEFORE_PRODUCTION, map_index_template=BY_MODEL)
+        deployed = DeployModelOperator(task_id="deploy", model=model, version=version, map_index_template=BY_MODEL)
+        staged >> deployed
+        verify.override(map_index_template="{{ task.op_kwargs['result']['model'] }}")(result=deployed.output)
 
+    rollout.expand_kwargs(release())
 
 mlops_deployment()

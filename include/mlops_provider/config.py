@@ -23,6 +23,7 @@ from mlops_provider.training.remote.options import KubernetesRunner, SageMakerRu
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
 
 HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "log_loss": False, "rmse": False, "r2": True,
                     "precision": True, "recall": True, "mae": False}
@@ -326,11 +327,40 @@ class MonitorConfig(_Strict):
         return actions
 
 
+class EnvironmentConfig(_Strict):
+    """One entry of `deploy.environments` (staging, then production: the last one is production). Unset keys take
+    the top-level `deploy` value; `options` are laid over the top-level `deploy.options` key by key when the
+    environment keeps the top-level target (see `mlops_provider.environments`)."""
+
+    name: str
+    target: Literal["local", "kubernetes", "sagemaker"] | None = None
+    strategy: Literal["rolling", "blue_green", "canary"] | None = None
+    canary_steps: list[int] | None = None
+    options: dict[str, Any] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _lowercase_word(cls, value: str) -> str:
+        if not ENVIRONMENT_NAME.match(value):
+            raise ValueError(f"'{value}' is not an environment name (a lowercase word of up to 20 letters or "
+                             "digits, such as staging or production)")
+        return value
+
+    @field_validator("canary_steps")
+    @classmethod
+    def _ends_at_100(cls, steps: list[int] | None) -> list[int] | None:
+        if steps is not None and (not steps or steps[-1] != 100
+                                  or any(b <= a for a, b in zip(steps, steps[1:], strict=False))):
+            raise ValueError(f"canary steps must rise and end at 100, got {steps}")
+        return steps
+
+
 class DeployConfig(_Strict):
     target: Literal["local", "kubernetes", "sagemaker"] = "local"
     strategy: Literal["rolling", "blue_green", "canary"] = "rolling"
     canary_steps: list[int] = [10, 50, 100]
     options: dict[str, Any] = {}
+    environments: list[EnvironmentConfig] = []
 
     @field_validator("canary_steps")
     @classmethod
@@ -473,6 +503,9 @@ def parse_model_config(raw: Any, source: str) -> ModelConfig:
     if config.name != stem:
         raise ConfigError(f"{source}: key 'name': '{config.name}' must match the file name '{stem}'")
     check_deploy_options(config)
+    from mlops_provider.environments import check_environments
+
+    check_environments(config)
     return config
 
 

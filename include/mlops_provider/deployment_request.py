@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_provider.assets import model_of
 from mlops_provider.exceptions import ConfigError
-from mlops_provider.tracking import CHAMPION, serving_alias
+from mlops_provider.tracking import CHAMPION
+
+if TYPE_CHECKING:
+    from mlops_provider.environments import Environment
 
 
 def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> list[dict[str, str]]:
@@ -37,14 +40,24 @@ def resolve_releases(params: dict[str, Any], triggering_asset_events: Any) -> li
 
 def verify_served(model: str, result: dict[str, Any]) -> str:
     """After a deploy: the target's own status must show the deployed version serving all traffic, healthy, and
-    recorded as `serving_<target>`. Returns a one-line summary; raises `DeploymentError` otherwise."""
+    recorded as the alias of the environment it went to (`result["environment"]`, default production:
+    `serving_<target>` in the single form). Returns a one-line summary; raises `DeploymentError` otherwise."""
     from mlops_provider.config import load_model_config
-    from mlops_provider.deploy import get_target
-    from mlops_provider.exceptions import DeploymentError
+    from mlops_provider.environments import environment, production
 
     config = load_model_config(model)
-    status = get_target(config.deploy.target).status(model, config)
-    version = str(result["version"])
+    name = result.get("environment")
+    env = environment(config, name) if name else production(config)
+    return verify_environment(env, str(result["version"]))
+
+
+def verify_environment(env: Environment, version: str, target_kwargs: dict[str, Any] | None = None) -> str:
+    """`verify_served` in one environment of the model (`env.config` is the model's config); `target_kwargs`: the
+    target's constructor arguments, as the deployment had them (e.g. `kubernetes_conn_id`)."""
+    from mlops_provider.exceptions import DeploymentError
+
+    model = env.config.name
+    status = env.deployment_target(**(target_kwargs or {})).status(model, env.config)
     problems = []
     if not status.healthy:
         problems.append(f"the endpoint is not healthy ({status.message or 'no reason given'})")
@@ -53,7 +66,7 @@ def verify_served(model: str, result: dict[str, Any]) -> str:
     if status.traffic and status.traffic.get(version) != 100:
         problems.append(f"traffic is split {status.traffic}")
     if status.recorded_version != version:
-        problems.append(f"the registry records v{status.recorded_version} as {serving_alias(config.deploy.target)}")
+        problems.append(f"the registry records v{status.recorded_version} as {env.alias}")
     if problems:
-        raise DeploymentError(f"model '{model}' v{version} on {config.deploy.target}: " + "; ".join(problems))
-    return f"model '{model}': {config.deploy.target} serves v{version} to all traffic, recorded in the registry"
+        raise DeploymentError(f"model '{model}' v{version} on {env.label}: " + "; ".join(problems))
+    return f"model '{model}': {env.label} serves v{version} to all traffic, recorded as {env.alias}"

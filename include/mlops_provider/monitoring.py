@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_provider.exceptions import DriftError
 from mlops_provider.inference_log import META_COLUMNS, WindowFile, read_windows
 from mlops_provider.registry import alias_version
-from mlops_provider.tracking import CHAMPION, HOLDOUT_ARTIFACT, PROFILE_ARTIFACT, serving_alias
+from mlops_provider.tracking import CHAMPION, HOLDOUT_ARTIFACT, PROFILE_ARTIFACT
 from mlops_provider.xcom import DriftCheck
 
 if TYPE_CHECKING:
@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 
 
 def served_version(client: MlflowClient, config: ModelConfig) -> tuple[str, str]:
-    """(version, alias): what the model's deployment target serves (`serving_<target>`), else `champion`."""
-    for alias in (serving_alias(config.deploy.target), CHAMPION):
+    """(version, alias): what the model serves in production (`serving_<target>`, or `serving_<environment>` of
+    its last `deploy.environments` entry), else `champion`."""
+    from mlops_provider.environments import production
+
+    for alias in (production(config).alias, CHAMPION):
         version = alias_version(client, config.name, alias)
         if version:
             return version, alias

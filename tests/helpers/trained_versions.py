@@ -27,3 +27,20 @@ def register_versions(name: str, tracking: str, max_iters: list[int]) -> list[st
                                                 **skops_format(model))
             versions.append(str(mlflow.register_model(info.model_uri, name).version))
     return versions
+
+
+def register_broken_version(name: str, tracking: str) -> str:
+    """Register a version trained on two columns only: it cannot predict the model's real feature rows."""
+    import mlflow
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_provider.tracking import skops_format, tracking_uri
+
+    with tracking_uri(tracking):
+        broken = LogisticRegression().fit(np.array([[1.0, 2.0], [2.0, 1.0]]), [0, 1])
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(broken, name="model", pip_requirements=["scikit-learn"],
+                                            **skops_format(broken))
+        return str(mlflow.register_model(info.model_uri, name).version)

@@ -64,11 +64,11 @@ def deploy_dag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         {"name": "mlops-k8s-test", "classpath": local, "kwargs": {"path": str(folder)}},
         {"name": "dags-folder", "classpath": local, "kwargs": {}}]))
 
-    def build(model: str, version: str) -> Any:
+    def build(model: str, version: str, template: str = DAG_FILE) -> Any:
         from airflow.dag_processing.dagbag import DagBag
 
         dag_id = f"deploy_{model}_v{version}"
-        (folder / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id, model=model, version=version,
+        (folder / f"{dag_id}.py").write_text(template.format(dag_id=dag_id, model=model, version=version,
                                                              conn_id=CONN_ID))
         bag = DagBag(dag_folder=str(folder))
         assert not bag.import_errors, bag.import_errors
@@ -130,3 +130,55 @@ def test_a_broken_rollout_fails_the_task_and_the_previous_version_keeps_serving(
     assert serving(client, name) == "1"
     reason = client.get_model_version(name, "2").tags["mlops.deploy.kubernetes.failed"]
     assert "ProgressDeadlineExceeded" in reason and "ImagePullBackOff" in reason
+
+
+STAGED_DAG_FILE = """\
+from datetime import UTC, datetime
+
+from airflow.sdk import DAG
+
+from mlops_provider.operators.deployment import DeployModelOperator
+
+with DAG(dag_id={dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+    kwargs = {{"kubernetes_conn_id": {conn_id!r}, "poll_interval": 0.05}}
+    staged = DeployModelOperator(task_id="deploy_staging", model={model!r}, version={version!r}, deferrable=True,
+                                 environment="before_production", target_kwargs=kwargs)
+    staged >> DeployModelOperator(task_id="deploy", model={model!r}, version={version!r}, deferrable=True,
+                                  target_kwargs=kwargs)
+"""
+
+
+def test_two_environments_deploy_into_their_own_namespaces_staging_first(
+        fake: FakeKubernetes, mlflow_conn: str, private_model: Any, airflow_db: Path,
+        deferrals: list[dict[str, Any]], deploy_dag: Any) -> None:
+    from mlops_provider.deploy.kubernetes import base_name
+    from mlops_provider.registry import alias_version
+
+    name, client = register_versions(mlflow_conn, "k8s_envs", 2)
+    options = {"replicas": 2, "rollout_timeout": 10, "step_wait": 0}
+    environments = [{"name": "staging", "options": {"namespace": "staging"}},
+                    {"name": "production", "options": {"namespace": NAMESPACE}}]
+    private_model(name, deploy={"target": "kubernetes", "strategy": "rolling", "options": options,
+                                "environments": environments})
+
+    run = deploy_dag(name, "1", STAGED_DAG_FILE).test()
+
+    assert states(run) == {"deploy_staging": "success", "deploy": "success"}
+    assert [d["trigger_kwargs"]["namespace"] for d in deferrals] == ["staging", NAMESPACE]
+    for namespace in ("staging", NAMESPACE):
+        deployment = fake.get("Deployment", base_name(name), namespace)
+        assert deployment["spec"]["template"]["metadata"]["labels"]["mlops.version"] == "1", namespace
+    assert (alias_version(client, name, "serving_staging"), alias_version(client, name, "serving_production")) == (
+        "1", "1")
+
+    private_model(name, deploy={"target": "kubernetes", "strategy": "rolling", "options": options,
+                                "environments": [{**environments[0], "options": {"namespace": "staging",
+                                                                                 "image": BROKEN}},
+                                                 environments[1]]})
+    failed = deploy_dag(name, "2", STAGED_DAG_FILE).test()
+
+    assert states(failed) == {"deploy_staging": "failed", "deploy": "upstream_failed"}
+    assert "ProgressDeadlineExceeded" in client.get_model_version(name, "2").tags["mlops.deploy.staging.failed"]
+    production = fake.get("Deployment", base_name(name), NAMESPACE)
+    assert production["spec"]["template"]["metadata"]["labels"]["mlops.version"] == "1"
+    assert alias_version(client, name, "serving_production") == "1"

@@ -45,7 +45,8 @@ def test_the_champion_is_served_and_a_slow_candidate_is_rolled_back(
         run = load_dag("mlops_deployment").test(run_conf={"model": name})
 
         assert str(run.state) == "success", states(run)
-        assert states(run) == {"release": "success", "deploy": "success", "verify": "success"}
+        assert states(run) == {"release": "success", "deploy_staging": "success", "deploy": "success",
+                               "verify": "success"}
         assert client.get_registered_model(name).aliases.get("serving_local") == champion
         server = json.loads((tmp_path / "state" / "serving" / f"{name}.json").read_text())
         answer = httpx.get(f"http://127.0.0.1:{server['port']}/version").json()

@@ -19,28 +19,11 @@ import pytest
 
 from mlops_provider.exceptions import DeploymentError
 from tests.helpers.model_configs import write_credit_copy
-from tests.helpers.trained_versions import register_versions
+from tests.helpers.trained_versions import register_broken_version, register_versions
 
 MODEL = "credit_local"
 WORKER_SECRETS = {"AIRFLOW__CORE__FERNET_KEY": "fernet-secret", "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret",
                   "AIRFLOW_CONN_WAREHOUSE": "postgresql://etl:warehouse-password@db/dwh"}
-
-
-def register_broken_version(tracking: str) -> str:
-    """A version trained on two columns only: it fails on the model's real feature rows."""
-    import mlflow
-    import mlflow.sklearn
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    from mlops_provider.tracking import skops_format, tracking_uri
-
-    with tracking_uri(tracking):
-        broken = LogisticRegression().fit(np.array([[1.0, 2.0], [2.0, 1.0]]), [0, 1])
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(broken, name="model", pip_requirements=["scikit-learn"],
-                                            **skops_format(broken))
-        return str(mlflow.register_model(info.model_uri, MODEL).version)
 
 
 
@@ -211,7 +194,7 @@ def test_a_candidate_that_cannot_predict_is_refused_and_a_500_rolls_back(
         deployment: Deployment, mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlops_provider.deploy.local import target as local
 
-    broken = register_broken_version(mlflow_server)
+    broken = register_broken_version(MODEL, mlflow_server)
     result = deployment.target.deploy(MODEL, broken, "canary", deployment.config)
     assert not result.success and result.served_version == "1"
     assert f"v{broken} cannot predict the holdout rows itself: ValueError" in result.message

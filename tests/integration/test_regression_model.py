@@ -1,6 +1,7 @@
 """The demo's regression model (diabetes_progression) through the same paths as the classifiers: mlops_training
-trains and gates it on rmse/r2/rmse per group/latency, mlops_deployment serves it on the local target, and the
-server answers the model's own numbers and logs them (no class score), against a real MLflow server."""
+trains and gates it on rmse/r2/rmse per group/latency, mlops_deployment serves it on the local target (staging,
+then production, as the demo's config says), and the production server answers the model's own numbers and logs
+them (no class score), against a real MLflow server."""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ def test_the_regressor_is_trained_gated_on_every_criterion_served_and_logged(
 
         run = load_dag("mlops_deployment").test(run_conf={"model": name})
         assert str(run.state) == "success", states(run)
-        assert client.get_registered_model(name).aliases.get("serving_local") == champion
+        aliases = client.get_registered_model(name).aliases  # the demo's config: staging, then production
+        assert (aliases.get("serving_staging"), aliases.get("serving_production")) == (champion, champion)
+        assert states(run)["deploy_staging"] == "success"
 
         rows = pd.read_parquet(demo_env / "diabetes_progression" / "train.parquet").head(20)
         features = rows[load_model_config(name).features.all]
@@ -62,6 +65,7 @@ def test_the_regressor_is_trained_gated_on_every_criterion_served_and_logged(
         assert all(25 < p < 346 for p in answer.json()["predictions"]), "progression is on the target's scale"
     finally:
         LocalTarget(state_dir=tmp_path / "state" / "serving").stop(name)  # flushes the inference log
+        LocalTarget(state_dir=tmp_path / "state" / "serving" / "staging").stop(name)
     logged = read_windows(list_windows(inference_uri(load_model_config(name))))
     served = logged[logged[PREDICTION].isin(answer.json()["predictions"])]
     assert len(served) == 20 and served[SCORE].isna().all(), "a regressor's rows carry no class score"

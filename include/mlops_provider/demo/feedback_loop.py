@@ -15,9 +15,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.demo.processes import BIN, DEMO_DIR, LOGS, MLFLOW_URL, DemoError, log, mlflow_client, run
-from mlops_provider.demo.runs import await_deployments, await_new_run, finished, run_dag, run_ids
+from mlops_provider.demo.runs import await_deployments, await_new_run, finished, production_alias, run_dag, run_ids
 from mlops_provider.demo.summary import step
-from mlops_provider.tracking import CHAMPION, TAG_DATA_SOURCES, TAG_DIGEST, TAG_MONITOR, serving_alias
+from mlops_provider.tracking import CHAMPION, TAG_DATA_SOURCES, TAG_DIGEST, TAG_MONITOR
 
 if TYPE_CHECKING:
     from mlops_provider.client.airflow import AirflowClient
@@ -33,7 +33,7 @@ def _mlops(step_name: str, *args: str) -> None:
 
 
 def _served() -> str:
-    version = mlflow_client().get_registered_model(MODEL).aliases.get(serving_alias("local"))
+    version = mlflow_client().get_registered_model(MODEL).aliases.get(production_alias(MODEL))
     if version is None:
         raise DemoError(f"{MODEL} is not served locally")
     return str(version)

@@ -15,6 +15,15 @@ if TYPE_CHECKING:
 LOCAL_SERVING = serving_alias("local")
 
 
+def production_alias(model: str) -> str:
+    """The alias of what `model` serves in production (`serving_local`, or `serving_production` for a model with
+    `deploy.environments`)."""
+    from mlops_provider.config import load_model_config
+    from mlops_provider.environments import production
+
+    return production(load_model_config(model, check_paths=False)).alias
+
+
 def run_ids(api: AirflowClient, dag_id: str) -> set[str]:
     return {run["dag_run_id"] for run in api.list_runs(dag_id)}
 
@@ -63,9 +72,11 @@ def finished(api: AirflowClient, dag_id: str, run: dict[str, Any], what: str) ->
 
 
 def await_deployments(api: AirflowClient, seen: set[str], timeout: float = 600) -> set[str]:
-    """Wait until every model's champion is what its local server serves (`serving_local`), deployed by the
-    mlops_deployment runs the champion events started; report each new run. Returns the run ids seen."""
+    """Wait until every model's champion is what it serves in production (`serving_local`, or `serving_production`
+    for a model with environments), deployed by the mlops_deployment runs the champion events started; report each
+    new run. Returns the run ids seen."""
     from mlops_provider.config import load_model_config
+    from mlops_provider.environments import production
     from mlops_provider.settings import model_names
 
     client = mlflow_client()
@@ -74,7 +85,7 @@ def await_deployments(api: AirflowClient, seen: set[str], timeout: float = 600) 
     while True:
         runs = [r for r in api.list_runs("mlops_deployment") if r["dag_run_id"] not in seen]
         aliases = {model: client.get_registered_model(model).aliases for model in model_names()}
-        pending = {m: a.get(CHAMPION) for m, a in aliases.items() if a.get(CHAMPION) != a.get(LOCAL_SERVING)}
+        pending = {m: a.get(CHAMPION) for m, a in aliases.items() if a.get(CHAMPION) != a.get(production_alias(m))}
         busy = [r for r in runs if r["state"] not in ("success", "failed")]
         if not busy and (not pending or any(r["state"] == "failed" for r in runs)):
             break
@@ -89,8 +100,9 @@ def await_deployments(api: AirflowClient, seen: set[str], timeout: float = 600) 
         raise DemoError(f"champions {pending} are not served; see the mlops_deployment runs")
     for model, alias in sorted(aliases.items()):
         config = load_model_config(model, check_paths=False)
-        step(f"{model} v{alias['champion']} served locally ({config.deploy.strategy})",
-             "smoke-tested and recorded as serving_local", f"{served_url(model)}/invocations")
+        served = production(config)
+        step(f"{model} v{alias['champion']} served locally ({served.strategy})",
+             f"smoke-tested and recorded as {served.alias}", f"{served_url(model)}/invocations")
     return seen | {r["dag_run_id"] for r in runs}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlops_provider.demo.processes import AIRFLOW_URL, MLFLOW_URL, PASSWORD, USER, log, mlflow_client
-from mlops_provider.tracking import CHAMPION, serving_alias
+from mlops_provider.tracking import CHAMPION
 
 STEPS: list[tuple[str, str, str]] = []  # (step, outcome, where to see it), printed at the end
 
@@ -15,6 +15,8 @@ def step(name: str, outcome: str, where: str = "") -> None:
 
 def registry_summary() -> list[str]:
     """One line per configured model: champion version, its score, and the newest version's decision."""
+    from mlops_provider.config import load_model_config
+    from mlops_provider.environments import production
     from mlops_provider.settings import model_names
 
     client = mlflow_client()
@@ -31,7 +33,7 @@ def registry_summary() -> list[str]:
         score = tags.get("mlops.score.candidate")
         gate = (f" {tags.get('mlops.metric', 'score')}={float(score):.4f} {tags.get('mlops.decision', '?')}"
                 if score else " (not from a training run)")
-        serving = aliases.get(serving_alias("local"))
+        serving = aliases.get(production(load_model_config(model, check_paths=False)).alias)
         lines.append(
             f"{model}: {len(versions)} version(s); newest v{newest.version} (reason {tags.get('mlops.reason', '?')})"
             f"{gate} -> champion is {'v' + champion if champion else 'none'}"

@@ -5,8 +5,10 @@ targets share. The registry records (`serving_<target>`, failed and previous ver
 A target (`local`, `kubernetes`, `sagemaker`) deploys one registered version of a model with a strategy
 (`rolling`, `blue_green`, `canary`), verifies it, and rolls back when verification fails. What a target really
 serves is recorded in the registry as the alias `serving_<target>` (the drift monitor reads it); a failed version
-is tagged `mlops.deploy.<target>.failed` with the reason. Plain Python: no Airflow import, MLflow only inside
-functions.
+is tagged `mlops.deploy.<target>.failed` with the reason. A target built for one of a model's
+`deploy.environments` (`get_target(..., environment=...)`, see `mlops_provider.environments`) records under the
+environment's name instead (`serving_staging`, `mlops.deploy.staging.failed`) and keeps its serving objects apart
+from the other environments'. Plain Python: no Airflow import, MLflow only inside functions.
 
 Contract of `DeploymentTarget.deploy`:
 - raises `DeploymentError` for bad input found before anything changed (unknown strategy, missing version);
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from mlops_provider.config import ModelConfig
+    from mlops_provider.environments import Environment
 
 STRATEGIES = ("rolling", "blue_green", "canary")
 TARGETS: dict[str, str] = {
@@ -50,6 +53,7 @@ class DeploymentResult:
     previous_version: str | None
     steps: list[str] = field(default_factory=list)
     message: str = ""
+    environment: str | None = None  # the `deploy.environments` entry deployed to (None: the single form)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +99,18 @@ class DeploymentTarget(ABC):
 
     name: ClassVar[str]
     mlflow_client: MlflowClient | None = None  # the registry a target records in; default: the current tracking URI
+    environment: Environment | None = None  # the one of `deploy.environments` it serves; None: the single form
+
+    @property
+    def place(self) -> str:
+        """What the registry records this target's serving under: the environment's name (`serving_staging`), or
+        the target's own name in the single form (`serving_local`)."""
+        return self.environment.key if self.environment is not None else self.name
+
+    @property
+    def suffix(self) -> str:
+        """What the names of this target's own serving objects end with (`-staging` before production)."""
+        return self.environment.suffix if self.environment is not None else ""
 
     def _registry(self) -> MlflowClient:
         if self.mlflow_client is None:
@@ -131,8 +147,9 @@ class DeferrableTarget(DeploymentTarget):
         """Continue after the trigger of the last `Pending` fired with `event`."""
 
 
-def get_target(name: str, **kwargs: Any) -> DeploymentTarget:
-    """The target called `name`, built with `kwargs`; its module is imported only now."""
+def get_target(name: str, *, environment: Environment | None = None, **kwargs: Any) -> DeploymentTarget:
+    """The target called `name`, built with `kwargs`, for `environment` (None: the single form); its module is
+    imported only now."""
     path = TARGETS.get(name)
     if path is None:
         raise DeploymentRefused(f"unknown deployment target '{name}' (known: {', '.join(TARGETS)})")
@@ -142,6 +159,7 @@ def get_target(name: str, **kwargs: Any) -> DeploymentTarget:
     except (ImportError, AttributeError) as err:
         raise DeploymentError(f"deployment target '{name}' is not available: {err}") from err
     target: DeploymentTarget = cls(**kwargs)
+    target.environment = environment
     return target
 
 

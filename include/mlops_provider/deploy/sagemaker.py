@@ -94,15 +94,17 @@ def sagemaker_name(model: str, suffix: str = "") -> str:
     return stem + suffix
 
 
-def names(model: str, version: str, options: SageMakerOptions) -> Names:
+def names(model: str, version: str, options: SageMakerOptions, suffix: str = "") -> Names:
+    """What `version` of `model` is called; `suffix` (`-staging`) keeps an environment before production apart from
+    production's endpoint, endpoint configs and models (unless its options name the endpoint)."""
     key = "/".join(part for part in (options.prefix, model, version, "model.tar.gz") if part)
     model_data = f"s3://{options.bucket}/{key}"
     container = {"image": options.image, "data": model_data, "env": environment(options),
                  "role": options.execution_role_arn}
-    model_name = sagemaker_name(model, f"-v{version}-{_digest(container, 6)}")
+    model_name = sagemaker_name(model, f"{suffix}-v{version}-{_digest(container, 6)}")
     variant = production_variant(model_name, options)
-    return Names(endpoint=options.endpoint_name or sagemaker_name(model), model=model_name,
-                 endpoint_config=sagemaker_name(model, f"-v{version}-{_digest(variant, 8)}"),
+    return Names(endpoint=options.endpoint_name or sagemaker_name(model, suffix), model=model_name,
+                 endpoint_config=sagemaker_name(model, f"{suffix}-v{version}-{_digest(variant, 8)}"),
                  model_data=model_data, bucket=options.bucket, key=key)
 
 
@@ -242,7 +244,7 @@ class SageMakerTarget(DeferrableTarget):
         registry = self._registry()
         check_version(registry, model, version)
         options = SageMakerOptions.parse(model, config.deploy.options)
-        wanted = names(model, version, options)
+        wanted = names(model, version, options, self.suffix)
         how = deployment_config(model, strategy, steps, options)  # checked even when creating the endpoint
         current = self._describe(wanted.endpoint)
         serving = version_of_config(current.get("EndpointConfigName")) \
@@ -250,8 +252,8 @@ class SageMakerTarget(DeferrableTarget):
         result = DeploymentResult(TARGET, model, version, strategy, False, serving, serving)
         if current is not None and current["EndpointStatus"] == "InService" \
                 and current.get("EndpointConfigName") == wanted.endpoint_config:
-            if recorded_version(registry, model, TARGET) != version:
-                record_serving(registry, model, version, TARGET)
+            if recorded_version(registry, model, self.place) != version:
+                record_serving(registry, model, version, self.place)
             result.success, result.steps = True, [f"endpoint {wanted.endpoint} already serves {wanted.endpoint_config}"]
             result.message = f"v{version} already serves on endpoint {wanted.endpoint}: nothing to do"
             return result
@@ -406,7 +408,7 @@ class SageMakerTarget(DeferrableTarget):
                   endpoint_config: str, creating: bool, options: SageMakerOptions) -> DeploymentResult:
         status, config = final["EndpointStatus"], final.get("EndpointConfigName")
         if status == "InService" and config == endpoint_config:
-            record_serving(registry, result.model, result.version, TARGET,
+            record_serving(registry, result.model, result.version, self.place,
                            reason=f"{result.strategy}: endpoint InService")
             result.success, result.served_version = True, result.version
             result.steps.append(f"endpoint {endpoint} is InService with {config}")
@@ -426,7 +428,7 @@ class SageMakerTarget(DeferrableTarget):
         else:  # Failed or UpdateRollbackFailed: SageMaker could not even restore the old fleet
             result.served_version = None
             reason = f"endpoint {endpoint} is {status} after the update: {why}; it needs attention"
-        record_rollback(registry, result.model, result.version, TARGET, reason, result.served_version or None)
+        record_rollback(registry, result.model, result.version, self.place, reason, result.served_version or None)
         still = f"v{result.served_version} still serves" if result.served_version else "nothing serves"
         result.message = f"{reason}; {still}"
         log.error("Model %s: v%s on %s failed: %s", result.model, result.version, TARGET, result.message)
@@ -436,8 +438,8 @@ class SageMakerTarget(DeferrableTarget):
 
     def status(self, model: str, config: ModelConfig) -> DeploymentStatus:
         options = SageMakerOptions.parse(model, config.deploy.options)
-        endpoint = options.endpoint_name or sagemaker_name(model)
-        recorded = recorded_for_status(self._registry, model, TARGET)
+        endpoint = options.endpoint_name or sagemaker_name(model, self.suffix)
+        recorded = recorded_for_status(self._registry, model, self.place)
         found = self._describe(endpoint)
         if found is None:
             return DeploymentStatus(TARGET, model, False, None, recorded_version=recorded,
@@ -456,7 +458,7 @@ class SageMakerTarget(DeferrableTarget):
     def rollback(self, model: str, config: ModelConfig, to_version: str | None = None) -> DeploymentResult:
         """Serve `to_version` (default: what served before) again, blue/green all at once; its model and endpoint
         config still exist, so nothing is uploaded again."""
-        target_version = to_version or previous_version(self._registry(), model, TARGET)
+        target_version = to_version or previous_version(self._registry(), model, self.place)
         if target_version is None:
             raise DeploymentRefused(f"model '{model}': nothing to roll back to on {TARGET} "
                                     "(no previous version is recorded)")

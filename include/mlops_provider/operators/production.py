@@ -202,6 +202,7 @@ class ActOnPolicyOperator(ModelOperator):
         from airflow.sdk import AssetAlias
 
         from mlops_provider.assets import rollback_asset
+        from mlops_provider.environments import production
         from mlops_provider.registry import roll_champion_back, rollback_target
         from mlops_provider.tracking import TAG_DEGRADED
 
@@ -210,7 +211,7 @@ class ActOnPolicyOperator(ModelOperator):
                     "estimated": check["estimated"], "labelled": check["labelled"], "metric": check["metric"]}
         with self.hook.fluent() as client:
             client.set_model_version_tag(config.name, degraded, TAG_DEGRADED, json.dumps(evidence)[:4900])
-            target = rollback_target(client, config.name, degraded, config.deploy.target)
+            target = rollback_target(client, config.name, degraded, production(config).key)
             if target is None:
                 self.log.warning("Model %s: v%s degraded but no earlier version to roll back to", config.name,
                                  degraded)

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(<inference>/shadow), never returned")
     parser.add_argument("--shadow-log", action="store_true",
                         help="this server is a shadow (the target of a mirror): log to <inference>/shadow")
-    parser.add_argument("--no-inference-log", action="store_true", help="do not log requests (benchmarks only)")
+    parser.add_argument("--no-inference-log", action="store_true",
+                        help="do not log requests (benchmarks, and a server before production such as staging)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser
 

@@ -52,7 +52,7 @@ def test_result_to_dict_is_json_ready() -> None:
     result = DeploymentResult("local", "credit", "2", "canary", False, "1", "1", ["loaded v2"], "rolled back")
     assert result.to_dict() == {"target": "local", "model": "credit", "version": "2", "strategy": "canary",
                                 "success": False, "served_version": "1", "previous_version": "1",
-                                "steps": ["loaded v2"], "message": "rolled back"}
+                                "steps": ["loaded v2"], "message": "rolled back", "environment": None}
 
 
 class FakeRegistry:

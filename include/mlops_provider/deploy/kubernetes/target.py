@@ -159,8 +159,8 @@ class KubernetesTarget(DeferrableTarget):
                                       f"'{cluster.namespace}': {err}") from err
             raise
         if self._unchanged(before, model, version, options):
-            if recorded_version(registry, model, TARGET) != version:
-                record_serving(registry, model, version, TARGET)
+            if recorded_version(registry, model, self.place) != version:
+                record_serving(registry, model, version, self.place)
             return DeploymentResult(
                 TARGET, model, version, strategy, True, before.version, before.version,
                 [f"v{version} already serves with this configuration"],
@@ -253,7 +253,7 @@ class KubernetesTarget(DeferrableTarget):
     def _succeeded(self, rollout: Rollout) -> DeploymentResult:
         registry, before = self._registry(), rollout.before
         after = read_serving(rollout.cluster, rollout.model)
-        record_serving(registry, rollout.model, rollout.version, TARGET,
+        record_serving(registry, rollout.model, rollout.version, self.place,
                        reason=f"{rollout.progress.strategy} rollout verified")
         result = self._result(rollout)
         result.success, result.served_version = True, after.version
@@ -272,7 +272,7 @@ class KubernetesTarget(DeferrableTarget):
     def _failed(self, rollout: Rollout) -> DeploymentResult:
         registry, reason = self._registry(), rollout.progress.failure or "unknown failure"
         after = read_serving(rollout.cluster, rollout.model)
-        record_rollback(registry, rollout.model, rollout.version, TARGET, reason, after.version)
+        record_rollback(registry, rollout.model, rollout.version, self.place, reason, after.version)
         result = self._result(rollout)
         result.served_version = after.version
         still = f"v{after.version} still serves" if after.version else "nothing serves (nothing did before)"
@@ -285,7 +285,7 @@ class KubernetesTarget(DeferrableTarget):
         options = KubernetesOptions.parse(model, config.deploy.options)
         cluster = self._cluster(options.namespace)
         serving = read_serving(cluster, model)
-        recorded = recorded_for_status(self._registry, model, TARGET)
+        recorded = recorded_for_status(self._registry, model, self.place)
         status = DeploymentStatus(TARGET, model, False, serving.version, recorded_version=recorded)
         if serving.slot is None:
             status.message = f"no service {cluster.namespace}/{serving.base}"
@@ -323,7 +323,7 @@ class KubernetesTarget(DeferrableTarget):
         """Serve `to_version` (default: what served before) again; blue-green switches back to the old color."""
         options = KubernetesOptions.parse(model, config.deploy.options)
         serving = read_serving(self._cluster(options.namespace), model)
-        target_version = to_version or previous_version(self._registry(), model, TARGET)
+        target_version = to_version or previous_version(self._registry(), model, self.place)
         if target_version is None and serving.active is not None:
             annotations = serving.active["metadata"].get("annotations") or {}
             target_version = annotations.get(PREVIOUS_VERSION_ANNOTATION) or None

@@ -120,15 +120,19 @@ class ServerProcesses:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     def start(self, model: str, port: int, admin_port: int, tracking_uri: str,
-              status: Callable[[ServerHandle], dict[str, Any]], *, conn_id: str | None = None) -> ServerHandle:
+              status: Callable[[ServerHandle], dict[str, Any]], *, conn_id: str | None = None,
+              inference_log: bool = True) -> ServerHandle:
         """Start the model's server detached and wait until `status` of it names the model (`conn_id`: the
-        model's data connection, the one `AIRFLOW_CONN_*` it gets)."""
+        model's data connection, the one `AIRFLOW_CONN_*` it gets; `inference_log=False`: a server whose
+        requests are not the model's real traffic, such as staging's, logs none)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = self.state_dir / f"{model}.log"
         uri = tracking_uri
         cmd = [sys.executable, "-m", "mlops_provider.serving", model, "--idle", "--host", self.host,
                "--port", str(port), "--admin-port", str(admin_port), "--tracking-uri", uri,
                "--log-rows", str(self.log_rows), "--log-seconds", str(self.log_seconds)]
+        if not inference_log:
+            cmd.append("--no-inference-log")
         with log.open("ab") as out:  # detached: the server outlives the task that started it
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env=server_env(uri, conn_id=conn_id))

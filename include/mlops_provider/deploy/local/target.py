@@ -1,7 +1,9 @@
-"""`LocalTarget`: one `mlops_provider.serving` process per model on this machine, driven over its admin API.
+"""`LocalTarget`: one `mlops_provider.serving` process per model (and environment) on this machine, driven over
+its admin API.
 
 The server is started detached when it is not running (pid, ports and log under the state dir: `--state-dir`,
-else `$MLOPS_STATE_DIR/serving`, else `<project>/.demo/serving`), and it gets back the version the registry
+else `$MLOPS_STATE_DIR/serving`, else `<project>/.demo/serving`; an environment before production, such as
+`staging`, under `<state dir>/<environment>/`, with no inference log), and it gets back the version the registry
 records as served. A deployment loads the new version beside the old one, smoke-tests it (its predictions for
 holdout rows must equal the model's own, within the latency budget), then switches all traffic at once (rolling,
 blue_green) or in `deploy.canary_steps` with a check between steps (canary), and unloads the old version. On any
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from mlops_provider.config import ModelConfig
+    from mlops_provider.environments import Environment
 
 
 class LocalTarget(DeploymentTarget):
@@ -52,12 +55,25 @@ class LocalTarget(DeploymentTarget):
 
     def __init__(self, *, state_dir: str | Path | None = None, tracking_uri: str | None = None,
                  host: str = "127.0.0.1", start_timeout: float = 120.0, request_timeout: float = 60.0,
-                 log_rows: int = 10_000, log_seconds: float = 60.0) -> None:
+                 log_rows: int = 10_000, log_seconds: float = 60.0, environment: Environment | None = None) -> None:
         self._tracking_uri = tracking_uri
         self.host = host
-        self.processes = ServerProcesses(Path(state_dir) if state_dir else default_state_dir(), host=host,
-                                         start_timeout=start_timeout, log_rows=log_rows, log_seconds=log_seconds)
+        self._state_root = Path(state_dir) if state_dir else default_state_dir()
+        self._process_args: dict[str, Any] = {"host": host, "start_timeout": start_timeout, "log_rows": log_rows,
+                                              "log_seconds": log_seconds}
+        self._processes: dict[Path, ServerProcesses] = {}
+        self.environment = environment
         self.admin = AdminClient(request_timeout)
+
+    @property
+    def processes(self) -> ServerProcesses:
+        """The servers of this target's environment: under the state dir itself in production and in the single
+        form (the paths of before environments existed), under `<state dir>/<environment>/` otherwise."""
+        env = self.environment
+        where = self._state_root if env is None or env.production else self._state_root / env.name
+        if where not in self._processes:
+            self._processes[where] = ServerProcesses(where, **self._process_args)
+        return self._processes[where]
 
     @property
     def state_dir(self) -> Path:
@@ -76,12 +92,12 @@ class LocalTarget(DeploymentTarget):
             steps: list[str] = []
             server = self.ensure_server(model, config, client, steps)
             weights = self.admin.status(server)["weights"]
-            recorded = recorded_version(client, model, self.name)
+            recorded = recorded_version(client, model, self.place)
             if weights.get(version) == 100:  # a retried task, or the record lagging behind the server
-                before = previous_version(client, model, self.name) if recorded == version else recorded
+                before = previous_version(client, model, self.place) if recorded == version else recorded
                 if recorded != version:
-                    record_serving(client, model, version, self.name)
-                    steps.append(f"recorded v{version} as {serving_alias(self.name)}")
+                    record_serving(client, model, version, self.place)
+                    steps.append(f"recorded v{version} as {serving_alias(self.place)}")
                 return self._result(model, version, strategy, True, version, before, steps,
                                     f"v{version} already serves all traffic: nothing to do")
             previous = self._settle(server, weights, version, recorded, steps)
@@ -89,7 +105,7 @@ class LocalTarget(DeploymentTarget):
 
     def status(self, model: str, config: ModelConfig) -> DeploymentStatus:
         client = self._client()
-        recorded = recorded_version(client, model, self.name)
+        recorded = recorded_version(client, model, self.place)
         server = self.running(model)
         if server is None:
             return DeploymentStatus(self.name, model, False, None, {}, recorded, "no local server runs this model")
@@ -102,9 +118,9 @@ class LocalTarget(DeploymentTarget):
     def rollback(self, model: str, config: ModelConfig, to_version: str | None = None) -> DeploymentResult:
         """Serve `to_version` (default: the version that served before the current one) by a blue-green switch,
         verified like any deployment."""
-        target_version = to_version or previous_version(self._client(), model, self.name)
+        target_version = to_version or previous_version(self._client(), model, self.place)
         if target_version is None:
-            raise DeploymentError(f"model '{model}': no earlier version served on {self.name} to roll back to")
+            raise DeploymentError(f"model '{model}': no earlier version served on {self.place} to roll back to")
         result = self.deploy(model, str(target_version), "blue_green", config)
         result.message = f"rollback to v{target_version}: {result.message}"
         return result
@@ -126,8 +142,8 @@ class LocalTarget(DeploymentTarget):
         except Exception as err:  # a broken candidate: never loaded, nothing changed
             reason = f"v{version} cannot predict the holdout rows itself: {type(err).__name__}: {err}"
             steps.append(f"failed: {reason}")
-            record_failure(client, model, version, self.name, reason)
-            steps.append(f"tagged v{version} mlops.deploy.{self.name}.failed")
+            record_failure(client, model, version, self.place, reason)
+            steps.append(f"tagged v{version} mlops.deploy.{self.place}.failed")
             return self._result(model, version, strategy, False, previous, previous, steps,
                                 f"v{version} was not deployed: {reason}")
         try:
@@ -146,8 +162,8 @@ class LocalTarget(DeploymentTarget):
         if previous is not None:
             self.admin.post(server, "/admin/unload", {"version": previous})
             steps.append(f"unloaded v{previous}")
-        record_serving(client, model, version, self.name, reason=f"{strategy} deployment verified")
-        steps.append(f"recorded v{version} as {serving_alias(self.name)}")
+        record_serving(client, model, version, self.place, reason=f"{strategy} deployment verified")
+        steps.append(f"recorded v{version} as {serving_alias(self.place)}")
         return self._result(model, version, strategy, True, version, previous, steps,
                             f"v{version} serves all traffic at {server.url} (was {_v(previous)})")
 
@@ -201,10 +217,10 @@ class LocalTarget(DeploymentTarget):
         except Exception as err:  # the server itself is in trouble; say so, keep the record as it was
             steps.append(f"rollback incomplete: {err}")
             reason = f"{reason}; rollback incomplete: {err}"
-        record_failure(client, model, version, self.name, reason)
-        steps.append(f"tagged v{version} mlops.deploy.{self.name}.failed")
-        if previous is not None and recorded_version(client, model, self.name) != previous:
-            record_serving(client, model, previous, self.name, reason=f"v{version} failed: {reason}",
+        record_failure(client, model, version, self.place, reason)
+        steps.append(f"tagged v{version} mlops.deploy.{self.place}.failed")
+        if previous is not None and recorded_version(client, model, self.place) != previous:
+            record_serving(client, model, previous, self.place, reason=f"v{version} failed: {reason}",
                            rollback=True)
         return self._result(model, version, strategy, False, previous, previous, steps,
                             f"v{version} failed verification and was rolled back: {reason}")
@@ -242,13 +258,15 @@ class LocalTarget(DeploymentTarget):
         options = LocalOptions.parse(model, config.deploy.options)
         port = options.port or free_port()
         admin_port = options.admin_port or free_port(avoid=port)
+        # only production's server logs its requests: monitors and retraining read that log as real traffic
+        logs = self.environment is None or self.environment.production
         server = self.processes.start(model, port, admin_port, self.tracking_uri, self.admin.status,
-                                      conn_id=config.data.conn_id)
+                                      conn_id=config.data.conn_id, inference_log=logs)
         steps.append(f"started the model server (pid {server.pid}) at {server.url}, log {server.log}")
-        recorded = recorded_version(client or self._client(), model, self.name)
+        recorded = recorded_version(client or self._client(), model, self.place)
         if recorded is not None:
             self.admin.post(server, "/admin/load", {"version": recorded})
-            steps.append(f"restored v{recorded}, the version recorded as {serving_alias(self.name)}")
+            steps.append(f"restored v{recorded}, the version recorded as {serving_alias(self.place)}")
         return server
 
     def stop(self, model: str, timeout: float = 30.0) -> bool:
