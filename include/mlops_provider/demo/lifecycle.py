@@ -38,14 +38,14 @@ def lifecycle_demo() -> None:
     from mlops_provider.config import load_model_config
     from mlops_provider.lifecycle.archive import apply_archive_rule
     from mlops_provider.lifecycle.options import LifecycleConfig, RetirementPlan
-    from mlops_provider.lifecycle.serving import ServingObjects
+    from mlops_provider.lifecycle.serving import every_environment
 
     client = mlflow_client()
     config = load_model_config(MODEL, check_paths=False)
     _show(f"mlops lifecycle {MODEL}:", render(build_report(client, config)))
 
     now = config.model_copy(update={"lifecycle": LifecycleConfig(archive_after_days=0)})
-    outcome = apply_archive_rule(client, now, serving=ServingObjects(now))
+    outcome = apply_archive_rule(client, now, serving=every_environment(now))
     for version, removed in outcome.archived.items():
         log(f"archived {MODEL} v{version}: {'; '.join(removed) or 'nothing served it'}")
     _show(f"mlops lifecycle {MODEL} after one archive run (archive_after_days: 0):",

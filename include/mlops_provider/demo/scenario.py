@@ -1,7 +1,7 @@
 """The demo's scenario, driven through the real scheduler over the REST API once the stack is up.
 
 `mlops_training` promotes a champion per model (diabetes_progression once a person approves it over the REST
-API), `mlops_deployment` serves each on a local model server,
+API), `mlops_deployment` serves each on a local model server (diabetes_progression in staging, then production),
 demo traffic goes through those servers into the inference logs, `mlops_drift_monitor` finds the drift and
 starts `mlops_retraining`, a monitor outside Airflow asks for a retraining (`mlops trigger`), the new
 champions roll out, a candidate shadows the champion on live traffic, a deliberately slow candidate is refused
@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from mlops_provider.demo.environments import staging_rollout
 from mlops_provider.demo.feedback_loop import feedback_loop
 from mlops_provider.demo.lifecycle import lifecycle_demo
 from mlops_provider.demo.processes import (
@@ -63,6 +64,7 @@ def run_scenario(api: AirflowClient) -> None:
         log(line)
     every_model_has_a_champion()
     deployed = await_deployments(api, deployed)
+    staging_rollout()
     drift_loop(api)
     rest_trigger()
     deployed = await_deployments(api, deployed)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from mlops_provider.config import ModelConfig
-    from mlops_provider.lifecycle.serving import ServingObjects
+    from mlops_provider.lifecycle.serving import Removes
 
 
 @dataclass
@@ -49,7 +49,7 @@ def refuse_protected(client: MlflowClient, model: str, versions: list[str]) -> N
 
 
 def archive_versions(client: MlflowClient, config: ModelConfig, why: dict[str, str], *,
-                     serving: ServingObjects | None, retiring: bool = False) -> ArchiveOutcome:
+                     serving: Removes | None, retiring: bool = False) -> ArchiveOutcome:
     """Archive the versions of `why` (version -> reason). Refused as a whole when one is champion or
     previous_champion, unless `retiring` (the stop phase of a retirement archives every version). A version that
     holds another alias at this moment (it moved since the rule looked) is skipped, not archived.
@@ -79,7 +79,7 @@ def archive_versions(client: MlflowClient, config: ModelConfig, why: dict[str, s
     return outcome
 
 
-def apply_archive_rule(client: MlflowClient, config: ModelConfig, *, serving: ServingObjects | None,
+def apply_archive_rule(client: MlflowClient, config: ModelConfig, *, serving: Removes | None,
                        now: datetime | None = None) -> ArchiveOutcome:
     """Archive what `lifecycle.archive_after_days` selects now (nothing without the rule)."""
     days = config.lifecycle.archive_after_days

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from mlops_provider.config import ModelConfig
     from mlops_provider.lifecycle.options import RetirementPhase
-    from mlops_provider.lifecycle.serving import ServingObjects
+    from mlops_provider.lifecycle.serving import Removes
 
 # (summary, details) -> None: tells the model's alerts (operators.alerting.alert in a task)
 Alert = Callable[[str, str], Any]
@@ -64,7 +64,7 @@ def replacement_endpoint(name: str | None) -> str:
     return f"{name}: SageMaker endpoint {options.get('endpoint_name') or sagemaker_name(name)}"
 
 
-def _act(client: MlflowClient, config: ModelConfig, phase: RetirementPhase, serving: ServingObjects | None
+def _act(client: MlflowClient, config: ModelConfig, phase: RetirementPhase, serving: Removes | None
          ) -> tuple[list[str], str]:
     """Do `phase`; what it did (lines) and the alert's summary."""
     model, plan = config.name, config.lifecycle.retirement
@@ -87,7 +87,7 @@ def _act(client: MlflowClient, config: ModelConfig, phase: RetirementPhase, serv
 
 
 def _stop(client: MlflowClient, config: ModelConfig, phase: RetirementPhase,
-          serving: ServingObjects | None) -> list[str]:
+          serving: Removes | None) -> list[str]:
     from mlops_provider.history import delete_alias
 
     model = config.name
@@ -105,7 +105,7 @@ def _stop(client: MlflowClient, config: ModelConfig, phase: RetirementPhase,
     return did
 
 
-def run_due_phases(client: MlflowClient, config: ModelConfig, *, serving: ServingObjects | None,
+def run_due_phases(client: MlflowClient, config: ModelConfig, *, serving: Removes | None,
                    alert: Alert | None = None, on: date | None = None) -> list[dict[str, Any]]:
     """Record the plan (refused when new and a phase is in the past), then do every phase due by `on` (today,
     UTC) and not done yet, in order. Returns what each phase did."""

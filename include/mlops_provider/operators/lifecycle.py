@@ -24,9 +24,9 @@ class _LifecycleOperator(ModelOperator):
             return load_model_config(self.model, check_paths=False)
 
     def _serving(self, config: ModelConfig) -> Any:
-        from mlops_provider.lifecycle.serving import ServingObjects
+        from mlops_provider.lifecycle.serving import every_environment
 
-        return ServingObjects(config, target_kwargs=self.target_kwargs)
+        return every_environment(config, target_kwargs=self.target_kwargs)
 
     def _registered(self, client: Any, config: ModelConfig) -> bool:
         """False when the model is not registered yet; an MLflow that fails otherwise raises (a retry may help)."""
