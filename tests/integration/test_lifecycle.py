@@ -215,15 +215,22 @@ def test_the_demo_step_archives_unaliased_versions_and_shows_a_plan(registered: 
     assert "mlops.lifecycle.plan" not in client.get_registered_model(config.name).tags  # shown, not recorded
 
 
-def test_a_retired_model_is_not_trained_again(registered: Any, mlflow_conn: str) -> None:
-    """A new champion would bring a retired model back: its training skips, naming the tag."""
+def test_a_retired_model_is_not_trained_or_registered_again(registered: Any, mlflow_conn: str) -> None:
+    """A new champion would bring a retired model back: its training skips, and so does registering a result
+    trained elsewhere (a pod or a training job), naming the tag."""
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from mlops_provider.operators.registry import RegisterModelOperator
     from mlops_provider.operators.training import TrainModelOperator
     from mlops_provider.tracking import TAG_RETIRED
 
     config, client = registered()
     client.set_registered_model_tag(config.name, TAG_RETIRED, "2026-12-01T06:30:00+00:00")
+    context = {"run_id": "manual__retired", "ti": None}
     with pytest.raises(AirflowSkipException, match=f"model '{config.name}' was retired on 2026-12-01T06:30"):
-        TrainModelOperator(task_id="train", model=config.name).execute({"run_id": "manual__retired", "ti": None})
+        TrainModelOperator(task_id="train", model=config.name).execute(context)
+    training = {"run_id": "0" * 32, "model_uri": "runs:/x/model", "experiment_id": "1", "reused": False}
+    with pytest.raises(AirflowSkipException, match="not trained or registered again"):
+        RegisterModelOperator(task_id="register", model=config.name, training=training, reason="manual"
+                              ).execute(context)
     assert len(client.search_model_versions(f"name='{config.name}'")) == 5, "no version was added"

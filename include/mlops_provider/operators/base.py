@@ -69,3 +69,17 @@ class ModelOperator(MLflowHookMixin, BaseOperator):
         from mlops_provider.config import load_model_config
 
         return load_model_config(self.model)
+
+
+def skip_if_retired(client: Any, model: str) -> None:
+    """Skip the task when `model` was retired by its lifecycle plan: training or registering it again would give it
+    a new champion and bring it back."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from mlops_provider.registry import model_tag
+    from mlops_provider.tracking import TAG_RETIRED
+
+    retired = model_tag(client, model, TAG_RETIRED)
+    if retired:
+        raise AirflowSkipException(f"model '{model}' was retired on {retired} (registered-model tag {TAG_RETIRED}): "
+                                   "not trained or registered again; delete that tag to bring it back")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlops_provider.links import MLflowModelVersionLink, PassportLink
-from mlops_provider.operators.base import ModelOperator, fail_without_retry
+from mlops_provider.operators.base import ModelOperator, fail_without_retry, skip_if_retired
 from mlops_provider.operators.passport import task_actor, write_passport_safely
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class RegisterModelOperator(ModelOperator):
         with fail_without_retry():
             config = self.load_config()
         client = self.hook.get_conn()
+        skip_if_retired(client, config.name)
         result = register(client, model=config.name, training=self.training, dag_run_id=context["run_id"],
                           reason=self.reason, extra_tags={k: str(v) for k, v in self.extra_tags.items()},
                           actor=task_actor(context, self))

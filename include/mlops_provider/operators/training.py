@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import conf
 
 from mlops_provider.links import MLflowRunLink
-from mlops_provider.operators.base import ModelOperator, fail_without_retry
+from mlops_provider.operators.base import ModelOperator, fail_without_retry, skip_if_retired
 
 if TYPE_CHECKING:
     from mlops_provider.config import ModelConfig
@@ -47,28 +47,14 @@ class TrainModelOperator(ModelOperator):
 
         with fail_without_retry():
             config = self.load_config()
-        self._skip_if_retired(config)
-        with fail_without_retry():
-            if config.trainer.runner != "local":
+            if config.trainer.runner != "local":  # a retired model's remote result is refused by register
                 result = self._train_remotely(config, context)
             else:
                 with self.hook.fluent() as client:
+                    skip_if_retired(client, config.name)
                     result = train_and_log(config, client, dag_run_id=context["run_id"], reason=self.reason,
                                            profile_writer=reference_profile_writer(), validation=self.validation)
         return self._trained(context, result)
-
-    def _skip_if_retired(self, config: ModelConfig) -> None:
-        """A model retired by its lifecycle plan is not trained again (a new champion would bring it back)."""
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from mlops_provider.registry import model_tag
-        from mlops_provider.tracking import TAG_RETIRED
-
-        with self.hook.fluent() as client:
-            retired = model_tag(client, config.name, TAG_RETIRED)
-        if retired:
-            raise AirflowSkipException(f"model '{config.name}' was retired on {retired} (registered-model tag "
-                                       f"{TAG_RETIRED}): not trained again; delete that tag to train it again")
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> TrainingResult:
         """The pod or job has ended (or did not start): read its result back, as `execute` would have."""
