@@ -172,6 +172,7 @@ class PromoteModelOperator(ModelOperator):
         set_alias(client, config.name, CHALLENGER, version, actor=task_actor(context, self),
                   reason="passed the gate; an A/B experiment decides")
         self._challenger = True
+        result["promoted"] = False  # the champion did not move: no champion event, no deployment
         result["reason"] = f"{result['reason']}; challenger until the A/B experiment (mlops_experiment) decides"
         self.log.info("Model %s v%s passed the gate and is challenger: the champion v%s stays until the A/B "
                       "experiment decides", config.name, version, result["previous_champion"])
