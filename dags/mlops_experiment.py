@@ -22,6 +22,7 @@ Connection: `mlflow_default`. See docs/experiments.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -75,7 +76,10 @@ def mlops_experiment() -> None:
     plan = PlanExperimentOperator(task_id="plan", model=model, challenger=request["challenger"],
                                   overrides=request["overrides"])
     split = SplitTrafficOperator(task_id="split", model=model, plan=plan.output)
-    wait = WaitForSampleOperator(task_id="wait", model=model, plan=split.output)
+    # deferred until the plan's deadline (at most `experiment.deadline_hours` <= 90 days): a deferred task's
+    # trigger is cut at its execution_timeout, so the 30-minute default would end every longer experiment
+    wait = WaitForSampleOperator(task_id="wait", model=model, plan=split.output,
+                                 execution_timeout=timedelta(days=91))
     decide = DecideExperimentOperator(task_id="decide", model=model, plan=split.output, wait=wait.output)
     act = ActOnExperimentOperator(task_id="act", model=model, result=decide.output)
     record = RecordExperimentOperator(task_id="record", model=model, result=decide.output)
