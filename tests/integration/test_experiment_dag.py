@@ -118,7 +118,10 @@ def test_a_challenger_wins_is_rolled_out_and_a_worse_one_loses(lab: Any, mlflow_
 
     name, state_dir = lab
     client = MlflowClient(tracking_uri=mlflow_conn, registry_uri=mlflow_conn)
-    experiment = load_dag("mlops_experiment")
+
+    def experiment(conf: dict[str, Any]) -> Any:
+        # a fresh DAG per run: dag.test() keeps a run's Params on the DAG object it ran
+        return load_dag("mlops_experiment").test(run_conf=conf)
 
     # a first version, with no champion to compare with, is promoted as usual, and served
     assert str(load_dag("mlops_training").test().state) == "success"
@@ -127,11 +130,11 @@ def test_a_challenger_wins_is_rolled_out_and_a_worse_one_loses(lab: Any, mlflow_
 
     # bad input: the challenger is the champion; no challenger at all
     capfd.readouterr()
-    refused = experiment.test(run_conf={"model": name})
+    refused = experiment({"model": name})
     assert states(refused)["plan"] == "failed" and states(refused)["split"] == "upstream_failed"
     assert "v1 is the champion itself: nothing to test" in "".join(capfd.readouterr())
     client.delete_registered_model_alias(name, "challenger")
-    refused = experiment.test(run_conf={"model": name})
+    refused = experiment({"model": name})
     assert states(refused)["plan"] == "failed"
     assert "no challenger (no `challenger` alias and no version given)" in "".join(capfd.readouterr())
 
@@ -145,7 +148,7 @@ def test_a_challenger_wins_is_rolled_out_and_a_worse_one_loses(lab: Any, mlflow_
     assert events(name, "champion") == [{"version": "1", "previous_champion": None}]
 
     # bad input: a split not summing to 100 is refused before anything changes
-    refused = experiment.test(run_conf={"model": name, "overrides": {"champion_percent": 60,
+    refused = experiment({"model": name, "overrides": {"champion_percent": 60,
                                                                       "challenger_percent": 50}})
     assert states(refused)["plan"] == "failed"
     assert "the split must sum to 100, got champion 60% + challenger 50% = 110%" in "".join(capfd.readouterr())
@@ -153,7 +156,7 @@ def test_a_challenger_wins_is_rolled_out_and_a_worse_one_loses(lab: Any, mlflow_
 
     # the experiment: split 50/50 by routing key, labelled traffic, wait deferred, the challenger wins
     with Traffic(name, mlflow_conn, state_dir, {"1", "2"}, seed=100) as traffic:
-        run = experiment.test(run_conf={"model": name})
+        run = experiment({"model": name})
     assert not traffic.errors, traffic.errors
     assert str(run.state) == "success", states(run)
     assert any(d["classpath"].endswith("ExperimentTrigger") for d in deferrals)
@@ -181,7 +184,7 @@ def test_a_challenger_wins_is_rolled_out_and_a_worse_one_loses(lab: Any, mlflow_
 
     # by hand: the old version against the new champion loses; it is unloaded, the champion keeps all traffic
     with Traffic(name, mlflow_conn, state_dir, {"1", "2"}, seed=200) as traffic:
-        run = experiment.test(run_conf={"model": name, "challenger": "1"})
+        run = experiment({"model": name, "challenger": "1"})
     assert not traffic.errors, traffic.errors
     assert str(run.state) == "success", states(run)
     result = json.loads(client.get_model_version(name, "1").tags[TAG_EXPERIMENT_RESULT])
@@ -193,7 +196,7 @@ def test_a_challenger_wins_is_rolled_out_and_a_worse_one_loses(lab: Any, mlflow_
 
     # bad input: with the traffic seen, a deadline minutes away cannot collect the planned rows: said at the start
     capfd.readouterr()
-    refused = experiment.test(run_conf={"model": name, "challenger": "1", "overrides": {"deadline_hours": 0.001}})
+    refused = experiment({"model": name, "challenger": "1", "overrides": {"deadline_hours": 0.001}})
     assert states(refused)["plan"] == "failed" and states(refused)["split"] == "upstream_failed"
     said = "".join(capfd.readouterr())
     assert "labelled rows per hour over the last" in said and "Raise `experiment.minimum_detectable_effect`" in said
