@@ -15,7 +15,8 @@ so Hanley-McNeil puts one row's AUC variance near 0.34. A 50/50 split needs the 
 0.06 roc_auc at alpha 0.05 and power 0.8 then needs about 3,000 labelled rows: 1-2 minutes of the demo's traffic
 (about 30-50 rows a second through the local server on the demo's two busy cores). A smaller effect quadruples
 per halving (0.03 -> ~12,000 rows), too long for a demo; 0.06 is large for production, and `docs/experiments.md`
-says so.
+says so. The deadline is an hour: the plan refuses a deadline the model's recent labelled traffic could not meet
+(the feedback loop's labels, a few thousand an hour in the demo), and the demo stops waiting after 15 minutes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 MODEL = "credit_default"
 OVERRIDES = {"challenger_percent": 50, "champion_percent": 50, "minimum_detectable_effect": 0.06, "alpha": 0.05,
-             "power": 0.8, "deadline_hours": 0.25, "metric": "roc_auc"}
+             "power": 0.8, "deadline_hours": 1, "metric": "roc_auc"}
 ROWS_PER_CUSTOMER = 5  # one request per simulated customer (its routing key), this many applications in it
 
 
