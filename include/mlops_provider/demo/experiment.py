@@ -42,12 +42,14 @@ def send_keyed_traffic(model: str, *, tracking_uri: str, rows: int, seed: int, d
     each request with its own `x-routing-key` (a simulated customer id); flush the server's inference log and
     drop the true labels in the model's labels inbox. Returns `{"rows", "by_version", "labels"}`."""
     import httpx
+    import pandas as pd
 
     from mlops_provider.config import load_model_config
-    from mlops_provider.demo.traffic import requests_for, write_labels_file
+    from mlops_provider.demo.traffic import requests_for
     from mlops_provider.deploy.local import LocalTarget
     from mlops_provider.deploy.smoke import split_payload
-    from mlops_provider.labels import labels_path
+    from mlops_provider.inference_log import write_atomically
+    from mlops_provider.labels import EVENT_TIME_COLUMN, ID_COLUMN, INBOX, LABEL_COLUMN, labels_path
 
     config = load_model_config(model, check_paths=False)
     server = LocalTarget(tracking_uri=tracking_uri, state_dir=state_dir).running(model)
@@ -68,11 +70,14 @@ def send_keyed_traffic(model: str, *, tracking_uri: str, rows: int, seed: int, d
             by_version[served] = by_version.get(served, 0) + len(chunk)
             ids += answer.json()["metadata"]["prediction_ids"]
         http.post(f"{server.admin_url}/admin/flush").raise_for_status()
-    inbox = labels_path(config, "inbox")
-    inbox.mkdir(parents=True, exist_ok=True)
-    target = inbox / f"{tag}-{seed}-{uuid.uuid4().hex[:8]}.csv"
-    write_labels_file(str(target), ids, frame[config.target])
-    return {"rows": len(ids), "by_version": by_version, "labels": str(target)}
+    if len(ids) != rows:
+        raise RuntimeError(f"model '{model}': {len(ids)} prediction ids for {rows} rows: the answers lost rows")
+    labels = pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: frame[config.target].to_list(),
+                           EVENT_TIME_COLUMN: pd.Timestamp.now(tz="UTC").isoformat()}).to_csv(index=False).encode()
+    # written whole under a hidden name, then renamed: the waiting trigger ingests the inbox at any moment
+    name = f"{tag}-{seed}-{uuid.uuid4().hex[:8]}.csv"
+    write_atomically(labels_path(config, INBOX), name, lambda handle: handle.write(labels))
+    return {"rows": len(ids), "by_version": by_version, "labels": f"{INBOX}/{name}"}
 
 
 def _split_in_place(model: str, tracking_uri: str, versions: set[str]) -> bool:
