@@ -35,7 +35,8 @@ def result(model: str, decision: str) -> dict[str, Any]:
             "split": {"champion": 50, "challenger": 50}, "routing_key": "customer id", "baseline": 0.7,
             "per_row_variance": 0.4, "variance_source": "test", "rows": {"champion": 100, "challenger": 100},
             "started": "2026-01-01T00:00:00+00:00", "deadline": "2026-01-02T00:00:00+00:00", "notes": []}
-    arms = {arm: {"version": plan[arm], "share": 50, "predictions": 120, "labelled": 110, "planned": 100,
+    arms = {arm: {"version": plan[arm], "share": 50, "predictions": 120, "requests": 24, "labelled": 110,
+                  "planned": 100,
                   "value": value} for arm, value in (("champion", 0.70), ("challenger", 0.78))}
     comparison = {"champion": 0.70, "challenger": 0.78, "effect": 0.08, "ci_low": 0.02, "ci_high": 0.14,
                   "p_value": 0.008, "confidence": 0.95, "test": "DeLong z test, two independent AUCs"}
@@ -119,7 +120,7 @@ def test_the_verdict_is_recorded_on_both_versions_with_a_report(versions: tuple[
     run_id = client.get_model_version(name, "2").run_id
     assert where == f"runs:/{run_id}/{EXPERIMENT_REPORT_MD}"
     markdown = Path(client.download_artifacts(run_id, EXPERIMENT_REPORT_MD)).read_text()
-    assert "**Decision: win**" in markdown and "| challenger | v2 | 50% | 120 | 110 (100) | 0.78 |" in markdown
+    assert "**Decision: win**" in markdown and "| challenger | v2 | 50% | 24 | 120 | 110 (100) | 0.78 |" in markdown
     assert "95% interval: [+0.02, +0.14]" in markdown and "p-value: 0.008" in markdown
     page = Path(client.download_artifacts(run_id, EXPERIMENT_REPORT_HTML)).read_text()
     assert "<table><tr><th>arm</th>" in page and "Decision: win" in page

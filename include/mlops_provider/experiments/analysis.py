@@ -28,6 +28,7 @@ class Arm:
     version: str
     share: int  # planned percent
     predictions: int = 0
+    requests: int = 0  # the unit the server assigns (one hash of a routing key per request): what SRM counts
     labelled: int = 0
     planned: int = 0
     value: float | None = None  # the metric on the arm's labelled rows
@@ -64,6 +65,19 @@ def _rows(frame: pd.DataFrame, version: str, column: str) -> np.ndarray:
     from mlops_provider.inference_log import VERSION
 
     return frame.loc[frame[VERSION].astype(str) == version, column].to_numpy()
+
+
+def _requests(predictions: pd.DataFrame, version: str) -> int:
+    """Distinct requests of `version`: a prediction id is `<request id>` or `<request id>.<row>`; rows without an
+    id count one each."""
+    from mlops_provider.inference_log import REQUEST_ID, VERSION
+
+    mine = predictions[predictions[VERSION].astype(str) == version]
+    ids = mine.get(REQUEST_ID)
+    if ids is None:
+        return len(mine)
+    known = ids.dropna().astype(str).str.split(".", n=1).str[0]
+    return int(known.nunique()) + int(ids.isna().sum())
 
 
 def measure(metric: str, y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray, positive: Any) -> Any:
@@ -116,18 +130,21 @@ def decide(plan: ExperimentPlan, predictions: pd.DataFrame, labelled: pd.DataFra
     served = predictions[VERSION].astype(str) if len(predictions) else predictions.get(VERSION)
     for arm in ARMS:
         arms[arm].predictions = int((served == versions[arm]).sum()) if served is not None else 0
+        arms[arm].requests = _requests(predictions, versions[arm]) if served is not None else 0
         arms[arm].labelled = int((labelled[VERSION].astype(str) == versions[arm]).sum()) if len(labelled) else 0
     unit = "MSE (rmse is tested as the mean squared error)" if plan.metric == "rmse" else plan.metric
     result = ExperimentResult("inconclusive", "", plan.to_dict(), arms, horizon, unit=unit)
     if stopped is not None:
         result.decision, result.reason, result.horizon = "stopped", f"guardrail: {stopped}", "guardrail"
         return result
-    _, srm_p = stats.sample_ratio_mismatch({a: arms[a].predictions for a in ARMS}, plan.split)
+    # counted in requests, not rows: a request of many rows is assigned once, and counting its rows would make a
+    # chance imbalance of requests look many times more significant than it is
+    _, srm_p = stats.sample_ratio_mismatch({a: arms[a].requests for a in ARMS}, plan.split)
     result.srm_p_value = srm_p
     if srm_p < SRM_ALPHA:
         result.decision = "invalid"
-        result.reason = (f"sample-ratio mismatch: {arms['champion'].predictions} champion and "
-                         f"{arms['challenger'].predictions} challenger predictions against a planned "
+        result.reason = (f"sample-ratio mismatch: {arms['champion'].requests} champion and "
+                         f"{arms['challenger'].requests} challenger requests against a planned "
                          f"{plan.split['champion']}/{plan.split['challenger']} split (chi-square p = {srm_p:.2g} "
                          f"< {SRM_ALPHA}): the assignment is broken, no comparison is trustworthy")
         return result

@@ -34,16 +34,17 @@ def markdown_report(result: dict[str, Any]) -> str:
         "",
         "## Arms",
         "",
-        f"| arm | version | planned share | predictions | labelled (planned) | {metric} |",
-        "|---|---|---|---|---|---|",
+        f"| arm | version | planned share | requests | predictions | labelled (planned) | {metric} |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, arm in arms.items():
-        lines.append(f"| {name} | v{arm['version']} | {arm['share']}% | {arm['predictions']} | {arm['labelled']} "
+        lines.append(f"| {name} | v{arm['version']} | {arm['share']}% | {arm.get('requests', '-')} | "
+                     f"{arm['predictions']} | {arm['labelled']} "
                      f"({arm['planned']}) | {_number(arm['value'])} |")
     lines.append("")
     if result.get("srm_p_value") is not None:
-        lines.append(f"Sample-ratio check (chi-square against the planned split): p = {result['srm_p_value']:.3g} "
-                     "(invalid below 0.001)")
+        lines.append(f"Sample-ratio check (chi-square of the requests against the planned split): p = "
+                     f"{result['srm_p_value']:.3g} (invalid below 0.001)")
         lines.append("")
     if comparison:
         lines += [

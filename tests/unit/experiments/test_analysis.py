@@ -61,7 +61,8 @@ def test_a_sample_ratio_mismatch_is_invalid() -> None:
     result = decide(plan(split=(90, 10)), predictions, labelled, horizon="planned size")
     assert result.decision == "invalid" and result.comparison is None
     assert result.srm_p_value is not None and result.srm_p_value < 0.001
-    assert "sample-ratio mismatch" in result.reason and "90/10" in result.reason
+    assert "sample-ratio mismatch: 800 champion and 200 challenger requests" in result.reason
+    assert "90/10" in result.reason
     # the same sizes against the 80/20 it was meant to be: valid
     assert decide(plan(split=(80, 20)), predictions, labelled, horizon="planned size").decision == "win"
 
@@ -98,3 +99,18 @@ def test_a_loss_is_better_when_lower(metric: str) -> None:
     assert result.decision == "win", result.reason
     assert result.comparison is not None and result.comparison["effect"] < 0  # the challenger's loss is lower
     assert result.arms["challenger"].value == pytest.approx(0.5 if metric == "rmse" else 0.4, rel=0.1)
+
+
+def test_srm_counts_requests_not_rows() -> None:
+    # 429 and 371 requests of 5 rows each: a chance imbalance (p ~ 0.04) of what the server assigns, which counted
+    # in rows (2145 / 1855) would look like p ~ 5e-6 and void a sound test
+    def requests(version: str, count: int, seed: int) -> pd.DataFrame:
+        frame = arm(version, count * 5, 1.0, seed)
+        return frame.assign(**{REQUEST_ID: [f"{version}-{i // 5}.{i % 5}" for i in range(count * 5)]})
+
+    predictions, labelled = traffic(requests("1", 429, 3), requests("2", 371, 4))
+    result = decide(plan(), predictions, labelled, horizon="planned size")
+    assert result.decision != "invalid", result.reason
+    assert (result.arms["champion"].requests, result.arms["challenger"].requests) == (429, 371)
+    assert (result.arms["champion"].predictions, result.arms["challenger"].predictions) == (2145, 1855)
+    assert 0.03 < (result.srm_p_value or 0) < 0.05
