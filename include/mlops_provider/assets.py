@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 # `x-` is Airflow's prefix for schemes no provider registers. A bare `mlops://` would make Airflow load
 # every provider's URI normalizer (the Amazon one imports boto3) when a DAG file is parsed.
 SCHEME = "x-mlops://"
-Kind = Literal["champion", "drift", "performance", "rollback"]
-KINDS = ("champion", "drift", "performance", "rollback")
+Kind = Literal["champion", "drift", "performance", "rollback", "challenger"]
+KINDS = ("champion", "drift", "performance", "rollback", "challenger")
 
 
 def asset_uri(model: str, kind: Kind) -> str:
@@ -68,3 +68,11 @@ def rollback_asset(model: str) -> Asset:
     from airflow.sdk import Asset
 
     return Asset(asset_uri(model, "rollback"), group="mlops")
+
+
+def challenger_asset(model: str) -> Asset:
+    """Updated when a candidate that passed the gate of a model with an `experiment:` block becomes `challenger`;
+    the A/B experiment DAG runs on it (issue 16 part 3)."""
+    from airflow.sdk import Asset
+
+    return Asset(asset_uri(model, "challenger"), group="mlops")

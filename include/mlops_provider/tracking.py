@@ -241,3 +241,19 @@ TAG_RETIRED = "mlops.lifecycle.retired"
 # `mlops.stage = lifecycle` in the model's experiment
 LIFECYCLE_STAGE = "lifecycle"
 LIFECYCLE_DIR = "lifecycle"
+
+# -- A/B experiments (`mlops_experiment`, issue 16 part 3) -----------------------------------------------------------
+# version tags on both arms: the role the version played, the experiment's DAG run, the decision and its reason,
+# the effect (challenger - champion) with its interval and p-value, and the whole result as JSON
+TAG_EXPERIMENT_STATUS = "mlops.experiment.status"  # challenger: pending (set by promote) | decided
+TAG_EXPERIMENT_ROLE = "mlops.experiment.role"  # champion | challenger
+TAG_EXPERIMENT_RUN = "mlops.experiment.dag_run_id"
+TAG_EXPERIMENT_DECISION = "mlops.experiment.decision"  # win | lose | inconclusive | invalid | stopped
+TAG_EXPERIMENT_REASON = "mlops.experiment.reason"
+TAG_EXPERIMENT_EFFECT = "mlops.experiment.effect"
+TAG_EXPERIMENT_INTERVAL = "mlops.experiment.interval"
+TAG_EXPERIMENT_P_VALUE = "mlops.experiment.p_value"
+TAG_EXPERIMENT_RESULT = "mlops.experiment.result"  # JSON: plan, arms, comparison, decision
+# the readable report, artifacts of the challenger's training run
+EXPERIMENT_REPORT_MD = "experiment/report.md"
+EXPERIMENT_REPORT_HTML = "experiment/report.html"

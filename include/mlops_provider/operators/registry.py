@@ -72,6 +72,9 @@ class PromoteModelOperator(ModelOperator):
     and the criteria table is logged and stored as `gate/criteria.md` of the training run before the
     alias moves; moving the alias is the last step. A rejected candidate leaves `champion` where it was and
     the task succeeds, saying why. A promotion emits the `x-mlops://<model>/champion` asset event.
+    With an `experiment:` block in the model's config and a champion in place, a candidate that passes is made
+    `challenger` instead (tag `mlops.experiment.status=pending`, the `x-mlops://<model>/challenger` event):
+    the champion moves only when `mlops_experiment` finds that it wins.
     Every alias move is recorded in the model's alias history (`mlops_provider.history`), and the
     version's passport is written, promoted or not (a passport that cannot be written is a warning).
 
@@ -98,6 +101,7 @@ class PromoteModelOperator(ModelOperator):
         super().__init__(**kwargs)
         self.registration = registration
         self.evaluation = evaluation
+        self._challenger = False  # set by `_make_challenger` when an experiment decides instead
 
     def execute(self, context: Any) -> Promotion:
         from mlops_provider.registry import promotion_lock
@@ -110,6 +114,8 @@ class PromoteModelOperator(ModelOperator):
         write_passport_safely(self, context, config.name, result["version"])
         if result["promoted"]:
             self._emit_champion_event(context, result)
+        elif self._challenger:
+            self._emit_challenger_event(context, result)
         self._alert(context, config, result)
         return result
 
@@ -122,8 +128,11 @@ class PromoteModelOperator(ModelOperator):
         numbers = {f"candidate {config.gate.metric}": self.evaluation.get("candidate_score"),
                    f"champion {config.gate.metric}": self.evaluation.get("champion_score")}
         promoted = result["promoted"]
-        alert(self, context, config, kind="promotion" if promoted else "rejected",
-              summary=f"v{result['version']} {'is champion' if promoted else 'was not promoted'}",
+        summary = "is champion" if promoted else "was not promoted"
+        if self._challenger:
+            summary = "is challenger: an A/B experiment decides whether it becomes champion"
+        alert(self, context, config, kind="promotion" if promoted or self._challenger else "rejected",
+              summary=f"v{result['version']} {summary}",
               versions=versions, numbers=numbers, details=result["reason"],
               links={"MLflow version": self.hook.model_version_url(config.name, result["version"])})
 
@@ -141,6 +150,8 @@ class PromoteModelOperator(ModelOperator):
         MLflowModelVersionLink.persist(context, self.hook.model_version_url(config.name, version))
         result: Promotion = {"model": config.name, "version": version, "promoted": decision.promote,
                   "reason": decision.reason, "previous_champion": evaluation.get("champion_version")}
+        if decision.promote and config.experiment is not None and champion_now not in (None, version):
+            return self._make_challenger(context, config, client, result)
         if not decision.promote:
             self.log.warning("Model %s v%s NOT promoted: %s. Champion stays v%s.", config.name, version,
                              decision.reason, evaluation.get("champion_version"))
@@ -149,6 +160,35 @@ class PromoteModelOperator(ModelOperator):
                                                     reason=decision.reason)
         self.log.info("Model %s v%s is champion: %s", config.name, version, decision.reason)
         return result
+
+    def _make_challenger(self, context: Any, config: Any, client: Any, result: Promotion) -> Promotion:
+        """With an `experiment:` block the gate's pass makes the candidate `challenger`, not champion: the
+        champion stays until `mlops_experiment` decides (the first version of a model, with no champion to
+        compare with, is promoted as usual)."""
+        from mlops_provider.history import set_alias
+        from mlops_provider.tracking import CHALLENGER, TAG_EXPERIMENT_STATUS
+
+        version = result["version"]
+        client.set_model_version_tag(config.name, version, TAG_EXPERIMENT_STATUS, "pending")
+        set_alias(client, config.name, CHALLENGER, version, actor=task_actor(context, self),
+                  reason="passed the gate; an A/B experiment decides")
+        self._challenger = True
+        result["promoted"] = False  # the champion did not move: no champion event, no deployment
+        result["reason"] = f"{result['reason']}; challenger until the A/B experiment (mlops_experiment) decides"
+        self.log.info("Model %s v%s passed the gate and is challenger: the champion v%s stays until the A/B "
+                      "experiment decides", config.name, version, result["previous_champion"])
+        return result
+
+    def _emit_challenger_event(self, context: Any, result: Promotion) -> None:
+        from airflow.sdk import AssetAlias
+
+        from mlops_provider.assets import challenger_asset
+
+        if not any(isinstance(o, AssetAlias) and o.name == CHAMPION_ALIAS_EVENTS for o in self.outlets):
+            return
+        context["outlet_events"][AssetAlias(CHAMPION_ALIAS_EVENTS)].add(
+            challenger_asset(result["model"]), extra={"version": result["version"],
+                                                      "champion": result["previous_champion"]})
 
     def _report_criteria(self, client: Any, evaluation: Evaluation) -> None:
         """The criteria table in this task's log and as `gate/criteria.md` of the candidate's training run."""
