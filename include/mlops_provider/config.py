@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlops_provider import settings
 from mlops_provider.alerts import AlertSpec
 from mlops_provider.exceptions import ConfigError
+from mlops_provider.experiments.options import ExperimentConfig
 from mlops_provider.lifecycle.options import LifecycleConfig
 from mlops_provider.training.remote.options import KubernetesRunner, SageMakerRunner
 
@@ -368,40 +369,6 @@ class DeployConfig(_Strict):
         if not steps or steps[-1] != 100 or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             raise ValueError(f"canary steps must rise and end at 100, got {steps}")
         return steps
-
-
-class ExperimentGuardrails(_Strict):
-    """Stop an experiment early (decision `stopped`) when the challenger misbehaves, judged at every poll."""
-
-    max_error_rate: float | None = Field(None, ge=0, le=1, description="share of the challenger's requests that "
-                                         "failed (HTTP 500) above which the experiment stops")
-    max_latency_mean_ms: float | None = Field(None, gt=0, description="the challenger's mean latency per request "
-                                              "above this stops the experiment (the local server keeps a sum of "
-                                              "seconds per version, not a distribution: no p95)")
-    min_requests: int = Field(20, ge=1, description="guardrails judge the challenger after this many requests")
-
-
-class ExperimentConfig(_Strict):
-    """An A/B experiment decides a promoted challenger (`mlops_experiment`): the gate's promote step points
-    `challenger` at it and the champion moves only when the challenger wins."""
-
-    challenger_percent: int = Field(10, ge=1, le=99, description="share of the traffic (percent) the challenger gets")
-    routing_key: str = Field("x-routing-key header", min_length=1, description="what clients send in the "
-                             "`x-routing-key` header (e.g. a customer id): one key always meets the same arm")
-    metric: str | None = Field(None, description="the metric judged (default: the gate's primary metric)")
-    minimum_detectable_effect: float = Field(gt=0, description="the smallest difference of the metric worth "
-                                             "detecting, in its own unit (e.g. 0.02 of roc_auc)")
-    alpha: float = Field(0.05, gt=0, lt=0.5, description="two-sided false-positive rate")
-    power: float = Field(0.8, ge=0.5, lt=1, description="chance of detecting a true difference of the MDE")
-    deadline_hours: float = Field(72, gt=0, le=24 * 90, description="decide with what has arrived by then")
-    guardrails: ExperimentGuardrails = ExperimentGuardrails()
-    poll_minutes: float = Field(5, gt=0, le=24 * 60, description="minutes between two looks at the logged and "
-                                "labelled traffic while waiting (deferred)")
-
-    @field_validator("metric")
-    @classmethod
-    def _metric_known(cls, value: str | None) -> str | None:
-        return _known_metric(value)
 
 
 class ModelConfig(_Strict):

@@ -13,7 +13,8 @@ from mlops_provider.experiments.plan import ARMS, ExperimentPlan
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_provider.config import ExperimentGuardrails, ModelConfig
+    from mlops_provider.config import ModelConfig
+    from mlops_provider.experiments.options import ExperimentGuardrails
 
 
 def arm_traffic(config: ModelConfig, plan: ExperimentPlan, *, end: datetime | None = None

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from mlops_provider.config import ExperimentGuardrails, parse_model_config
+from mlops_provider.config import parse_model_config
 from mlops_provider.exceptions import ConfigError, DeploymentRefused
+from mlops_provider.experiments.options import ExperimentGuardrails
 from mlops_provider.experiments.progress import guardrail_breach
 from mlops_provider.experiments.request import resolve_request
 
