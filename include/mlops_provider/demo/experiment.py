@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 MODEL = "credit_default"
 OVERRIDES = {"challenger_percent": 50, "champion_percent": 50, "minimum_detectable_effect": 0.06, "alpha": 0.05,
-             "power": 0.8, "deadline_hours": 1, "metric": "roc_auc"}
+             "power": 0.8, "deadline_hours": 1, "metric": "roc_auc",
+             "poll_minutes": 0.25}  # look every 15 s: the demo waits for the verdict, not for a 5-minute poll
 ROWS_PER_CUSTOMER = 5  # one request per simulated customer (its routing key), this many applications in it
 
 

@@ -4,7 +4,8 @@
 API), `mlops_deployment` serves each on a local model server (diabetes_progression in staging, then production),
 demo traffic goes through those servers into the inference logs, `mlops_drift_monitor` finds the drift and
 starts `mlops_retraining`, a monitor outside Airflow asks for a retraining (`mlops trigger`), the new
-champions roll out, a candidate shadows the champion on live traffic, a deliberately slow candidate is refused
+champions roll out, a candidate shadows the champion on live traffic, an A/B experiment of two
+credit_default versions runs to a verdict, a deliberately slow candidate is refused
 and rolled back, a person rejects a retrained diabetes_progression candidate, and credit_default's archive rule
 archives its versions that hold no alias.
 """
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from mlops_provider.demo.environments import staging_rollout
+from mlops_provider.demo.experiment import ab_experiment
 from mlops_provider.demo.feedback_loop import feedback_loop
 from mlops_provider.demo.lifecycle import lifecycle_demo
 from mlops_provider.demo.processes import (
@@ -70,6 +72,7 @@ def run_scenario(api: AirflowClient) -> None:
     deployed = await_deployments(api, deployed)
     feedback_loop(api)
     shadow_candidate()
+    ab_experiment(api)
     broken_candidate(api, "breast_cancer")
     reject_a_retraining(api)
     lifecycle_demo()

@@ -55,6 +55,7 @@ class ExperimentPlan:
     started: str  # ISO 8601 UTC: rows logged from then on count
     deadline: str
     notes: list[str] = field(default_factory=list)
+    poll_minutes: float = 5.0  # between two looks at the traffic while waiting
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,7 +158,7 @@ def holdout_variance(metric: str, holdout: pd.DataFrame, mde: float) -> tuple[fl
 
 def make_plan(config: ModelConfig, *, champion: str, challenger: str, holdout: pd.DataFrame, split: dict[str, int],
               mde: float, alpha: float, power: float, deadline_hours: float, metric: str,
-              now: datetime | None = None) -> ExperimentPlan:
+              now: datetime | None = None, poll_minutes: float = 5.0) -> ExperimentPlan:
     """The plan (see the module docstring for the variance of each metric)."""
     from mlops_provider.config import HIGHER_IS_BETTER
 
@@ -167,7 +168,7 @@ def make_plan(config: ModelConfig, *, champion: str, challenger: str, holdout: p
     start = (now or datetime.now(UTC)).astimezone(UTC)
     block = config.experiment
     return ExperimentPlan(
-        model=config.name, champion=str(champion), challenger=str(challenger), metric=metric,
+        poll_minutes=poll_minutes, model=config.name, champion=str(champion), challenger=str(challenger), metric=metric,
         higher_is_better=HIGHER_IS_BETTER[metric], minimum_detectable_effect=mde, alpha=alpha, power=power,
         split=split, routing_key=block.routing_key if block is not None else "request body",
         baseline=baseline, per_row_variance=variance, variance_source=source,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 EXPERIMENT_EVENTS = "mlops_experiment"  # the asset alias the act task emits the champion event through
 OVERRIDES = ("champion_percent", "challenger_percent", "minimum_detectable_effect", "alpha", "power",
-             "deadline_hours", "metric")
+             "deadline_hours", "metric", "poll_minutes")
 LOOKBACK_HOURS = 24  # the traffic rate that judges whether the plan is reachable is measured over at most this
 
 
@@ -30,8 +30,8 @@ class PlanExperimentOperator(ModelOperator):
     :param model: name of the model's config file in `include/models/` (templated).
     :param challenger: the version to test (default: the `challenger` alias) (templated).
     :param overrides: values replacing the config's `experiment:` keys: `champion_percent`,
-        `challenger_percent`, `minimum_detectable_effect`, `alpha`, `power`, `deadline_hours`, `metric`
-        (templated).
+        `challenger_percent`, `minimum_detectable_effect`, `alpha`, `power`, `deadline_hours`, `metric`,
+        `poll_minutes` (templated).
     :param mlflow_conn_id: the MLflow connection (conn type `mlflow`).
     """
 
@@ -84,8 +84,11 @@ class PlanExperimentOperator(ModelOperator):
         if "minimum_detectable_effect" not in settings:
             raise ConfigError(f"{config.source}: model '{config.name}' has no `experiment:` block: give at least "
                               "`minimum_detectable_effect` in the run's overrides")
-        for key, default in (("alpha", 0.05), ("power", 0.8), ("deadline_hours", 72.0)):
+        for key, default in (("alpha", 0.05), ("power", 0.8), ("deadline_hours", 72.0), ("poll_minutes", 5.0)):
             settings.setdefault(key, default)
+        if not 0 < float(settings["poll_minutes"]) <= 24 * 60:
+            raise ConfigError(f"model '{config.name}': experiment override poll_minutes must be above 0 and at most "
+                              f"a day (1440), got {settings['poll_minutes']!r}")
         return settings
 
     def _plan(self, config: ModelConfig, client: Any) -> ExperimentPlan:
@@ -105,7 +108,7 @@ class PlanExperimentOperator(ModelOperator):
         plan = make_plan(config, champion=champion, challenger=challenger, holdout=holdout, split=split,
                          mde=float(settings["minimum_detectable_effect"]), alpha=float(settings["alpha"]),
                          power=float(settings["power"]), deadline_hours=float(settings["deadline_hours"]),
-                         metric=metric)
+                         metric=metric, poll_minutes=float(settings["poll_minutes"]))
         rate, hours = labelled_rate(config)
         why = reachability(plan, rate, hours)
         if why is not None:
@@ -233,7 +236,7 @@ class WaitForSampleOperator(ModelOperator):
             return {"status": "stopped", "labelled": seen["labelled"], "reason": seen["stopped"]}
         if seen["ready"]:
             return {"status": "ready", "labelled": seen["labelled"], "reason": "planned size reached"}
-        poll = self.poll_seconds or 60 * (config.experiment.poll_minutes if config.experiment else 5)
+        poll = self.poll_seconds or 60 * float(self.plan.get("poll_minutes") or 5)  # the config's, or the run's
         self.log.info("Model %s: labelled %s of planned %s; waiting (deferred) until %s, a look every %ss",
                       config.name, seen["labelled"], self.plan["rows"], self.plan["deadline"], poll)
         self.defer(trigger=ExperimentTrigger(model=config.name, plan=dict(self.plan),

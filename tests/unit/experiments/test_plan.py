@@ -88,3 +88,18 @@ def test_recall_counts_positives_and_rmse_is_planned_as_mse() -> None:
                      split={"champion": 50, "challenger": 50}, mde=0.1, alpha=0.05, power=0.8, deadline_hours=24,
                      metric="rmse")
     assert rmse.higher_is_better is False and "tested as MSE" in rmse.variance_source
+
+
+def test_the_runs_overrides_are_checked_and_poll_minutes_reaches_the_plan() -> None:
+    from mlops_provider.operators.experiment import PlanExperimentOperator
+
+    config = parse_model_config(CONFIG, "toy.yaml")
+    settings = PlanExperimentOperator(task_id="plan", model="toy", overrides={"poll_minutes": 0.25})._settings(config)
+    assert settings["poll_minutes"] == 0.25 and settings["challenger_percent"] == 20
+    with pytest.raises(ConfigError, match="poll_minutes must be above 0"):
+        PlanExperimentOperator(task_id="plan", model="toy", overrides={"poll_minutes": -1})._settings(config)
+    with pytest.raises(ConfigError, match=r"unknown experiment override\(s\) \['polling'\]"):
+        PlanExperimentOperator(task_id="plan", model="toy", overrides={"polling": 1})._settings(config)
+    plan = make_plan(config, champion="1", challenger="2", holdout=holdout(), split={"champion": 80, "challenger": 20},
+                     mde=0.03, alpha=0.05, power=0.8, deadline_hours=72, metric="roc_auc", poll_minutes=0.25)
+    assert plan.to_dict()["poll_minutes"] == 0.25
