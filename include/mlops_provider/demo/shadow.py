@@ -65,7 +65,7 @@ def shadow_candidate(rows: int = ROWS) -> ShadowReport:
     log(f"sent {rows} requests to {MODEL} (answered by v{sent['version']}); v{candidate} scored a copy of each")
     _mlops("mlops-shadow-stop", "shadow", MODEL, "--stop", "--tracking-uri", MLFLOW_URL)
     _mlops("mlops-feedback-shadow", "feedback", MODEL, str(labels))
-    config = load_model_config(MODEL)
+    config = load_model_config(MODEL, check_paths=False)
     report = shadow_report(config, candidate, start=began, end=datetime.now(UTC) + timedelta(minutes=1))
     run_id = log_shadow_report(mlflow_client(), config, report)
     print(report.markdown())

@@ -5,6 +5,7 @@ scenario (`scenario.py`) and prints what happened (`summary.py`); `down` stops e
 from __future__ import annotations
 
 import json
+import os
 
 from mlops_provider.client.airflow import AirflowClient, TriggerError
 from mlops_provider.demo.processes import (
@@ -36,6 +37,9 @@ from mlops_provider.settings import PROJECT_DIR
 def up() -> int:
     for folder in (LOGS, AIRFLOW_HOME, DATA_DIR):
         folder.mkdir(parents=True, exist_ok=True)
+    # the scenario reads the demo's inference logs, shadow logs and labels inbox itself (shadow report, A/B
+    # traffic): relative data paths resolve against the demo's data, as they do in every process it starts
+    os.environ["MLOPS_DATA_DIR"] = str(DATA_DIR)
     (AIRFLOW_HOME / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
     try:
         if not (DATA_DIR / "credit_default" / "train.parquet").exists():
