@@ -40,6 +40,7 @@ def up() -> int:
     # the scenario reads the demo's inference logs, shadow logs and labels inbox itself (shadow report, A/B
     # traffic): relative data paths resolve against the demo's data, as they do in every process it starts
     os.environ["MLOPS_DATA_DIR"] = str(DATA_DIR)
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # the lifecycle records' downloads drew bars
     (AIRFLOW_HOME / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
     try:
         if not (DATA_DIR / "credit_default" / "train.parquet").exists():
