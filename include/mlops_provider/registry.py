@@ -60,12 +60,13 @@ def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
             return None
         # MLflow's basic-auth app answers 403, not 404, for an alias of a model that does not exist (it cannot
         # check a permission on it); reading the model itself tells "no such model" from a real refusal
-        if getattr(err, "error_code", "") == "PERMISSION_DENIED" and not _model_exists(client, model):
+        if getattr(err, "error_code", "") == "PERMISSION_DENIED" and not model_exists(client, model):
             return None
         raise
 
 
-def _model_exists(client: MlflowClient, model: str) -> bool:
+def model_exists(client: MlflowClient, model: str) -> bool:
+    """False when `model` is not registered; an MLflow that fails otherwise raises (a retry may help)."""
     from mlflow.exceptions import MlflowException
 
     try:

@@ -29,16 +29,9 @@ class _LifecycleOperator(ModelOperator):
         return every_environment(config, target_kwargs=self.target_kwargs)
 
     def _registered(self, client: Any, config: ModelConfig) -> bool:
-        """False when the model is not registered yet; an MLflow that fails otherwise raises (a retry may help)."""
-        from mlflow.exceptions import MlflowException
+        from mlops_provider.registry import model_exists
 
-        try:
-            client.get_registered_model(config.name)
-        except MlflowException as err:
-            if err.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return False
-            raise
-        return True
+        return model_exists(client, config.name)
 
 
 class ArchiveVersionsOperator(_LifecycleOperator):
