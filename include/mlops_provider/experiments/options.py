@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# What the local server hashes for a sticky split: the `x-routing-key` header, else the request body itself.
+DEFAULT_ROUTING_KEY = "x-routing-key header (without one: the request body)"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -27,7 +30,7 @@ class ExperimentConfig(_Strict):
     `challenger` at it and the champion moves only when the challenger wins."""
 
     challenger_percent: int = Field(10, ge=1, le=99, description="share of the traffic (percent) the challenger gets")
-    routing_key: str = Field("x-routing-key header", min_length=1, description="what clients send in the "
+    routing_key: str = Field(DEFAULT_ROUTING_KEY, min_length=1, description="what clients send in the "
                              "`x-routing-key` header (e.g. a customer id): one key always meets the same arm")
     metric: str | None = Field(None, description="the metric judged (default: the gate's primary metric)")
     minimum_detectable_effect: float = Field(gt=0, description="the smallest difference of the metric worth "

@@ -23,6 +23,7 @@ import numpy as np
 
 from mlops_provider.exceptions import ConfigError
 from mlops_provider.experiments import stats
+from mlops_provider.experiments.options import DEFAULT_ROUTING_KEY
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,7 +171,7 @@ def make_plan(config: ModelConfig, *, champion: str, challenger: str, holdout: p
     return ExperimentPlan(
         poll_minutes=poll_minutes, model=config.name, champion=str(champion), challenger=str(challenger), metric=metric,
         higher_is_better=HIGHER_IS_BETTER[metric], minimum_detectable_effect=mde, alpha=alpha, power=power,
-        split=split, routing_key=block.routing_key if block is not None else "request body",
+        split=split, routing_key=block.routing_key if block is not None else DEFAULT_ROUTING_KEY,
         baseline=baseline, per_row_variance=variance, variance_source=source,
         rows={"champion": champion_rows, "challenger": challenger_rows},
         started=start.isoformat(), deadline=(start + timedelta(hours=deadline_hours)).isoformat())

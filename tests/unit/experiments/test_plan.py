@@ -63,6 +63,14 @@ def test_the_plan_takes_hanley_mcneil_from_the_champions_holdout() -> None:
     assert plan.deadline == "2026-01-02T00:00:00+00:00" and plan.routing_key == "customer id"
 
 
+def test_a_run_without_the_block_names_what_the_server_hashes() -> None:
+    """A by-hand experiment of a model without an `experiment` block: the server still hashes the header first."""
+    config = parse_model_config({k: v for k, v in CONFIG.items() if k != "experiment"}, "toy.yaml")
+    plan = make_plan(config, champion="1", challenger="2", holdout=holdout(), split={"champion": 90, "challenger": 10},
+                     mde=0.03, alpha=0.05, power=0.8, deadline_hours=24, metric="roc_auc")
+    assert plan.routing_key == "x-routing-key header (without one: the request body)"
+
+
 def test_an_unreachable_size_is_said_with_the_numbers() -> None:
     config = parse_model_config(CONFIG, "toy.yaml")
     plan = make_plan(config, champion="1", challenger="2", holdout=holdout(), split={"champion": 80, "challenger": 20},
