@@ -153,7 +153,7 @@ def _kubernetes(config: ModelConfig) -> tuple[Any, Any]:
     from mlops_provider.deploy.kubernetes.options import KubernetesOptions
 
     target = KubernetesTarget()
-    cluster = target._cluster()  # the target's own way to its cluster: the Airflow connection, its namespace
+    cluster = target.cluster()  # the Airflow connection, the target's namespace
     return cluster, KubernetesOptions.parse(config.name, config.deploy.options)
 
 

@@ -85,7 +85,7 @@ class ServingObjects:
         from mlops_provider.deploy.kubernetes.options import KubernetesOptions
 
         options = KubernetesOptions.parse(self.config.name, self.config.deploy.options)
-        return self.target()._cluster(options.namespace)
+        return self.target().cluster(options.namespace)
 
     def _sagemaker(self) -> Any:
         return self.target()._clients()[0]

@@ -121,7 +121,7 @@ class KubernetesTarget(DeferrableTarget):
             self._smoke_inputs[key] = (rows, expected)
         return self._smoke_inputs[key]
 
-    def _cluster(self, namespace: str | None = None) -> Cluster:
+    def cluster(self, namespace: str | None = None) -> Cluster:
         """The API of the cluster, in `namespace` (default: the target's, else the connection's, else `default`)."""
         if self.api_client is None:
             from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
@@ -150,7 +150,7 @@ class KubernetesTarget(DeferrableTarget):
         options = KubernetesOptions.parse(model, config.deploy.options)
         if options.smoke_test:  # refused here, before anything changes, when the rows or the model are unusable
             self.smoke_inputs(config, version, options)
-        cluster = self._cluster(options.namespace)
+        cluster = self.cluster(options.namespace)
         try:
             before = read_serving(cluster, model)
         except Exception as err:
@@ -176,7 +176,7 @@ class KubernetesTarget(DeferrableTarget):
         progress = Progress.from_state(state)
         if progress.model != config.name:
             raise DeploymentError(f"model '{config.name}': the saved rollout state is for model '{progress.model}'")
-        rollout = Rollout(self, self._cluster(progress.namespace), progress, config)
+        rollout = Rollout(self, self.cluster(progress.namespace), progress, config)
         logged = len(rollout.steps)
         rollout.waited(event)
         return self._advance(rollout, logged)
@@ -185,7 +185,7 @@ class KubernetesTarget(DeferrableTarget):
         """Wait in this process for what a `KubernetesRolloutTrigger` with `kwargs` waits for; the event it would
         fire."""
         name, timeout = kwargs["deployment"], float(kwargs["timeout"])
-        cluster = self._cluster(kwargs["namespace"])
+        cluster = self.cluster(kwargs["namespace"])
         try:
             time.sleep(float(kwargs.get("delay") or 0))
             deadline = datetime.fromisoformat(kwargs["deadline"])
@@ -283,7 +283,7 @@ class KubernetesTarget(DeferrableTarget):
 
     def status(self, model: str, config: ModelConfig) -> DeploymentStatus:
         options = KubernetesOptions.parse(model, config.deploy.options)
-        cluster = self._cluster(options.namespace)
+        cluster = self.cluster(options.namespace)
         serving = read_serving(cluster, model)
         recorded = recorded_for_status(self._registry, model, self.place)
         status = DeploymentStatus(TARGET, model, False, serving.version, recorded_version=recorded)
@@ -322,7 +322,7 @@ class KubernetesTarget(DeferrableTarget):
     def rollback(self, model: str, config: ModelConfig, to_version: str | None = None) -> DeploymentResult:
         """Serve `to_version` (default: what served before) again; blue-green switches back to the old color."""
         options = KubernetesOptions.parse(model, config.deploy.options)
-        serving = read_serving(self._cluster(options.namespace), model)
+        serving = read_serving(self.cluster(options.namespace), model)
         target_version = to_version or previous_version(self._registry(), model, self.place)
         if target_version is None and serving.active is not None:
             annotations = serving.active["metadata"].get("annotations") or {}
