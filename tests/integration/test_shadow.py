@@ -139,3 +139,15 @@ def test_the_shadow_report_compares_with_the_live_answers_and_is_logged(stand: S
 
     assert stand.cli("2", "--report", "--no-log") == 0
     assert "| rows shadowed (joined to a live row) | 40 (40) |" in capsys.readouterr().out
+
+
+def test_a_deployment_ends_the_shadow_and_says_so_on_the_version(stand: Stand) -> None:
+    """Deploying v2 (the shadowed version) gives it traffic: no longer a shadow, and the tag says what ended it."""
+    assert stand.cli("2") == 0
+    assert stand.client.get_model_version(MODEL, "2").tags["mlops.shadow"].startswith("local since ")
+    result = stand.target.deploy(MODEL, "2", "rolling", stand.config)
+    assert result.success and "ended the shadow of v2 (tagged mlops.shadow)" in result.steps
+    status = stand.target.admin.status(stand.target.running(MODEL))
+    assert status["weights"] == {"2": 100} and status["shadow"] is None
+    tag = stand.client.get_model_version(MODEL, "2").tags["mlops.shadow"]
+    assert tag.startswith("ended ") and tag.endswith(" by the deployment of v2")

@@ -2,8 +2,8 @@
 traffic and scores a copy of every live request with it (`serving.shadow`), over the server's admin API.
 
 The version gets the `mlops.shadow` tag (`local since <time>`, then `stopped <time>`), so the registry shows what
-is shadowed where. Deploying another version to the server ends a shadow (the pool holds two versions): the
-shadow is for a candidate looked at beside a settled champion.
+is shadowed where. A deployment to the server ends a shadow (the pool holds two versions; the tag then says
+`ended <time> by the deployment of v<N>`): the shadow is for a candidate looked at beside a settled champion.
 """
 
 from __future__ import annotations
@@ -62,6 +62,11 @@ def shadow_status(model: str, *, target: LocalTarget | None = None) -> dict[str,
     target = target or LocalTarget()
     state: dict[str, Any] | None = target.admin.status(_server(target, model)).get("shadow_state")
     return state
+
+
+def tag_shadow_ended(client: MlflowClient, model: str, version: str, why: str) -> None:
+    """Say on the version that its shadow ended without `stop_shadow` (`why`: what ended it)."""
+    _tag(client, model, version, f"ended {_now()} {why}")
 
 
 def _client(target: LocalTarget) -> MlflowClient:

@@ -91,7 +91,8 @@ class LocalTarget(DeploymentTarget):
         with self.processes.locked(model):
             steps: list[str] = []
             server = self.ensure_server(model, config, client, steps)
-            weights = self.admin.status(server)["weights"]
+            state = self.admin.status(server)
+            weights, shadowed = state["weights"], state.get("shadow")
             recorded = recorded_version(client, model, self.place)
             if weights.get(version) == 100:  # a retried task, or the record lagging behind the server
                 before = previous_version(client, model, self.place) if recorded == version else recorded
@@ -101,7 +102,13 @@ class LocalTarget(DeploymentTarget):
                 return self._result(model, version, strategy, True, version, before, steps,
                                     f"v{version} already serves all traffic: nothing to do")
             previous = self._settle(server, weights, version, recorded, steps)
-            return self._roll_out(client, server, config, version, strategy, previous, percents, steps)
+            result = self._roll_out(client, server, config, version, strategy, previous, percents, steps)
+            if shadowed is not None and self.admin.status(server).get("shadow") != shadowed:
+                from mlops_provider.deploy.local.shadow import tag_shadow_ended
+
+                tag_shadow_ended(client, model, str(shadowed), f"by the deployment of v{version}")
+                steps.append(f"ended the shadow of v{shadowed} (tagged mlops.shadow)")
+            return result
 
     def status(self, model: str, config: ModelConfig) -> DeploymentStatus:
         client = self._client()
