@@ -106,7 +106,9 @@ def _cells(row: ModelRow) -> tuple[str, ...]:
     if row.retraining is not None:
         run = row.retraining
         retraining = f"{run.reason or '?'} {when(run.at)}" + (f" -> v{run.version}" if run.version else "")
-    return (row.model, champion, challenger, serving, drift, production, retraining)
+    detail = f" {row.lifecycle_detail}" if row.lifecycle_detail else ""
+    model = f"{row.model} ({row.lifecycle}{detail})" if row.lifecycle else row.model
+    return (model, champion, challenger, serving, drift, production, retraining)
 
 
 def _parser() -> argparse.ArgumentParser:

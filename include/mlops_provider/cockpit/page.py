@@ -77,6 +77,7 @@ def model_page(detail: ModelDetail, *, base: str) -> str:
         f'<p><a href="{_attr(base)}/models">&larr; Models</a></p>',
         f"<h1>{escape(row.model)}</h1>",
         f'<p class="sub">{escape(row.description)}</p>' if row.description else "",
+        f"<p>{_lifecycle(row)}</p>" if row.lifecycle else "",
     ]
     if row.error:
         body.append(f'<p class="error">{escape(row.error)}</p>')
@@ -96,8 +97,9 @@ def model_page(detail: ModelDetail, *, base: str) -> str:
                     f"{escape(score_text(v.metric, v.champion_score))}</small>" if v.champion_at_decision else "")
         run = f' <small>{_link(v.airflow_url, "Airflow run", top=True)}</small>' if v.airflow_url else ""
         failures = "<br>".join(f"{escape(t)}: {escape(r)}" for t, r in v.deploy_failures.items()) or DASH
+        archived = f'<br><small class="archived">archived {escape(v.archived)}</small>' if v.archived else ""
         body.append(
-            f"<tr><td>{_link(v.url, f'v{v.version}')}</td><td>{escape(', '.join(v.aliases)) or DASH}</td>"
+            f"<tr><td>{_link(v.url, f'v{v.version}')}{archived}</td><td>{escape(', '.join(v.aliases)) or DASH}</td>"
             f"<td>{escape(when(v.created))}</td><td>{escape(v.reason or DASH)}{run}</td><td>{gate}</td>"
             f"<td>{escape(score_text(v.metric, v.score))}{champion}</td><td>{escape(v.validation or DASH)}</td>"
             f"<td><small>{failures}</small></td></tr>")
@@ -140,11 +142,18 @@ def _model_row(row: ModelRow, base: str) -> str:
     if row.error:
         return (f'<tr data-model="{_attr(row.model)}"><td>{name}</td>'
                 f'<td colspan="6" class="error">{escape(row.error)}</td></tr>')
-    return (f'<tr data-model="{_attr(row.model)}"><td>{name}<br><small>{escape(row.description)}</small></td>'
-            f'<td class="champion">{_version_cell(row.champion)}</td><td>{_version_cell(row.challenger)}'
+    lifecycle = f"<br>{_lifecycle(row)}" if row.lifecycle else ""
+    return (f'<tr data-model="{_attr(row.model)}"><td>{name}{lifecycle}<br><small>{escape(row.description)}</small>'
+            f'</td><td class="champion">{_version_cell(row.champion)}</td><td>{_version_cell(row.challenger)}'
             f"{_pending(row)}</td>"
             f"<td>{_serving(row)}</td><td>{_drift(row.drift)}</td><td>{_production(row.production)}</td>"
             f"<td>{_retraining(row.retraining)}</td></tr>")
+
+
+def _lifecycle(row: ModelRow) -> str:
+    """Retired or deprecated (`mlops_lifecycle`): a badge, the details beside it."""
+    detail = f" <small>{escape(row.lifecycle_detail)}</small>" if row.lifecycle_detail else ""
+    return f'<span class="badge lifecycle bad">{escape(row.lifecycle or "")}</span>{detail}'
 
 
 def _pending(row: ModelRow) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from mlops_provider.cockpit.text import when
 from mlops_provider.drift_report import REPORT_ARTIFACT
 from mlops_provider.exceptions import ConfigError
 from mlops_provider.mlflow_urls import artifact_url, model_version_url, run_url
@@ -24,13 +25,17 @@ from mlops_provider.tracking import (
     CHALLENGER,
     CHAMPION,
     TAG_APPROVAL,
+    TAG_ARCHIVED,
+    TAG_ARCHIVED_WHY,
     TAG_CHAMPION_AT_DECISION,
     TAG_DAG_RUN,
     TAG_DECISION,
+    TAG_DEPRECATED,
     TAG_GATE,
     TAG_METRIC,
     TAG_MONITOR,
     TAG_REASON,
+    TAG_RETIRED,
     TAG_SCORE_CANDIDATE,
     TAG_SCORE_CHAMPION,
     TAG_STAGE,
@@ -143,6 +148,8 @@ class ModelRow:
     retraining: Retraining | None = None
     versions: int = 0
     pending_approvals: list[str] = field(default_factory=list)  # versions waiting for a person's sign-off
+    lifecycle: str | None = None  # "retired" or "deprecated" (`mlops_lifecycle`'s phases), else None
+    lifecycle_detail: str = ""  # when it retired, or when serving stops and what replaces it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,6 +175,7 @@ class VersionDetail:
     champion_at_decision: str | None
     deploy_failures: dict[str, str]
     run_url: str | None
+    archived: str | None = None  # "<when>: <why>" once `mlops_lifecycle` archived it, else None
 
 
 @dataclass(frozen=True)
@@ -244,7 +252,8 @@ def _row(client: MlflowClient, config: ModelConfig, experiments: dict[str, str],
          ) -> tuple[ModelRow, list[Any]]:
     name = config.name
     versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version), reverse=True)
-    by_alias = _aliases(client, name, versions)
+    registered = client.get_registered_model(name) if versions else None
+    by_alias = _aliases(registered, versions)
     experiment = experiments.get(name)
     drift = training = None
     if experiment is not None:
@@ -261,21 +270,41 @@ def _row(client: MlflowClient, config: ModelConfig, experiments: dict[str, str],
         else None,
         versions=len(versions),
         pending_approvals=[str(v.version) for v in versions if (v.tags or {}).get(TAG_APPROVAL) == "pending"],
+        **_lifecycle((registered.tags or {}) if registered is not None else {}),
     )
     return row, versions
 
 
-def _aliases(client: MlflowClient, model: str, versions: list[Any]) -> dict[str, Any]:
+def _aliases(registered: Any | None, versions: list[Any]) -> dict[str, Any]:
     """{alias: version}; each version's `aliases` is filled in too. The registered model carries the aliases:
     MLflow's version search leaves them out."""
-    if not versions:
+    if registered is None or not versions:
         return {}
     by_number = {str(v.version): v for v in versions}
-    aliases = {alias: by_number[str(number)] for alias, number in (client.get_registered_model(model).aliases or
-                                                                     {}).items() if str(number) in by_number}
+    aliases = {alias: by_number[str(number)] for alias, number in (registered.aliases or {}).items()
+               if str(number) in by_number}
     for version in versions:
         version.aliases = sorted(alias for alias, v in aliases.items() if v is version)
     return aliases
+
+
+def _lifecycle(tags: dict[str, str]) -> dict[str, Any]:
+    """`lifecycle` and `lifecycle_detail` of the row: the retirement state the lifecycle's phases wrote on the
+    registered model; a hand-edited notice that is not a JSON object is shown as it is."""
+    if tags.get(TAG_RETIRED):
+        return {"lifecycle": "retired", "lifecycle_detail": when(tags[TAG_RETIRED])}
+    raw = tags.get(TAG_DEPRECATED)
+    if not raw:
+        return {}
+    try:
+        notice = json.loads(raw)
+    except ValueError:
+        notice = None
+    if not isinstance(notice, dict):
+        return {"lifecycle": "deprecated", "lifecycle_detail": raw}
+    parts = [f"serving stops on {notice['stop_on']}" if notice.get("stop_on") else "",
+             f"replaced by {notice['replaced_by']}" if notice.get("replaced_by") else ""]
+    return {"lifecycle": "deprecated", "lifecycle_detail": "; ".join(part for part in parts if part)}
 
 
 def _newest_run(client: MlflowClient, experiment_id: str, stage: str) -> Any | None:
@@ -356,7 +385,9 @@ def _version_detail(model: str, version: Any, experiment_id: str | None, links: 
         gate=tags.get(TAG_GATE) or None, metric=tags.get(TAG_METRIC) or None,
         score=_number(tags.get(TAG_SCORE_CANDIDATE)), champion_score=_number(tags.get(TAG_SCORE_CHAMPION)),
         champion_at_decision=tags.get(TAG_CHAMPION_AT_DECISION) or None, deploy_failures=failures,
-        run_url=links.run(experiment_id, version.run_id) if experiment_id and version.run_id else None)
+        run_url=links.run(experiment_id, version.run_id) if experiment_id and version.run_id else None,
+        archived=(f"{when(tags[TAG_ARCHIVED])}: {tags.get(TAG_ARCHIVED_WHY) or 'no reason recorded'}"
+                  if tags.get(TAG_ARCHIVED) else None))
 
 
 def _iso(millis: Any) -> str | None:

@@ -118,3 +118,46 @@ def test_detail_lists_versions_newest_first_with_gate_decisions_and_aliases(hist
     assert ("champion", None, "1") in moves and ("challenger", "1", "2") in moves
     page = model_page(detail, base="/mlops")
     assert "<h2>Alias history</h2>" in page and "serving_local" in page
+
+
+def test_a_deprecated_or_retired_model_and_an_archived_version_say_so(history: History, registry: Any) -> None:
+    """The tags `mlops_lifecycle` writes (a deprecation notice, the retirement, an archived version) reach the row,
+    the model's page and the terminal table."""
+    import json
+
+    from mlops_provider.client.models import render
+    from mlops_provider.cockpit.page import model_page, models_page
+    from mlops_provider.config import load_model_config
+    from mlops_provider.tracking import TAG_ARCHIVED, TAG_ARCHIVED_WHY, TAG_DEPRECATED, TAG_RETIRED
+
+    model = history.model
+    notice = {"on": "2030-01-01", "message": "moving", "replaced_by": "credit_v2", "stop_on": "2030-03-01"}
+    registry.set_registered_model_tag(model, TAG_DEPRECATED, json.dumps(notice))
+    registry.set_model_version_tag(model, "2", TAG_ARCHIVED, "2030-02-01T00:00:00+00:00")
+    registry.set_model_version_tag(model, "2", TAG_ARCHIVED_WHY, "older than 90 days and never served")
+    try:
+        (row,) = model_rows(registry, load_configs(), links=LINKS)
+        assert (row.lifecycle, row.lifecycle_detail) == ("deprecated",
+                                                         "serving stops on 2030-03-01; replaced by credit_v2")
+        assert '<span class="badge lifecycle bad">deprecated</span>' in models_page([row], base="/mlops")
+        assert f"{model} (deprecated serving stops on 2030-03-01; replaced by credit_v2)" in render([row])
+        detail = model_detail(registry, load_model_config(model, check_paths=False), links=LINKS)
+        newest, oldest = detail.versions
+        assert newest.archived == "2030-02-01 00:00 UTC: older than 90 days and never served"
+        assert oldest.archived is None
+        page = model_page(detail, base="/mlops")
+        assert "archived 2030-02-01 00:00 UTC: older than 90 days and never served" in page
+
+        registry.set_registered_model_tag(model, TAG_RETIRED, "2030-03-01T12:00:00+00:00")
+        (row,) = model_rows(registry, load_configs(), links=LINKS)
+        assert (row.lifecycle, row.lifecycle_detail) == ("retired", "2030-03-01 12:00 UTC")
+        registry.set_registered_model_tag(model, TAG_DEPRECATED, "{not json")  # a hand-edited notice
+        registry.delete_registered_model_tag(model, TAG_RETIRED)
+        (row,) = model_rows(registry, load_configs(), links=LINKS)
+        assert (row.lifecycle, row.lifecycle_detail) == ("deprecated", "{not json")
+    finally:
+        for tag in (TAG_DEPRECATED, TAG_RETIRED):
+            registry.delete_registered_model_tag(model, tag)
+        for tag in (TAG_ARCHIVED, TAG_ARCHIVED_WHY):
+            registry.delete_model_version_tag(model, "2", tag)
+    assert model_rows(registry, load_configs(), links=LINKS)[0].lifecycle is None
