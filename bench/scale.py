@@ -43,6 +43,7 @@ class Outcome:
     states: dict[str, dict[str, str]] = field(default_factory=dict)  # dag_id -> task_id -> state
     run_state: dict[str, str] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)  # "scheduler" | "workers" -> MB
+    overlaps: list[str] = field(default_factory=list)  # other runs that shared a measured run's slots
 
 
 class MemorySampler(threading.Thread):
@@ -102,6 +103,38 @@ def run_dag(api: Any, dag_id: str, run_id: str) -> tuple[float, str, dict[str, s
     return (end - start).total_seconds(), state, api.task_states(dag_id, run_id)
 
 
+def alone(api: Any, dag_id: str, timeout: float = 3600) -> None:
+    """Unpause `dag_id` and let a run its schedule starts meanwhile (an hourly monitor's) end first: a makespan is
+    one run's alone, not shared with another run's tasks."""
+    api.unpause(dag_id)
+    time.sleep(15)  # the scheduler's loop: a run due now is created within a few seconds of the unpause
+    deadline = time.monotonic() + timeout
+    while any(run["state"] in ("queued", "running") for run in api.list_runs(dag_id)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a scheduled run of {dag_id} is still going after {timeout:.0f} s")
+        time.sleep(5)
+
+
+def overlapping(api: Any, dag_id: str, run_id: str) -> list[str]:
+    """Runs of the measured DAGs other than `run_id` that ran during it (they would share its slots)."""
+    from datetime import datetime
+
+    def moment(value: Any) -> datetime | None:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+    ours = next(run for run in api.list_runs(dag_id) if run["dag_run_id"] == run_id)
+    start, end = moment(ours["start_date"]), moment(ours["end_date"])
+    found = []
+    for other_dag in MONITORED:
+        for run in api.list_runs(other_dag):
+            other_start, other_end = moment(run.get("start_date")), moment(run.get("end_date"))
+            if run["dag_run_id"] == run_id or other_start is None or start is None or end is None:
+                continue
+            if other_start < end and (other_end is None or other_end > start):
+                found.append(f"{other_dag} {run['dag_run_id']} ran during {dag_id} {run_id}")
+    return found
+
+
 def measure(model_set: Any, workers: int, folder: Path, concurrency: int | None) -> Outcome:
     """Bring a stack of `workers` up in `folder`, run both DAGs once, bring it down."""
     from mlops_provider.client.airflow import AirflowClient
@@ -123,13 +156,16 @@ def measure(model_set: Any, workers: int, folder: Path, concurrency: int | None)
         sampler.start()
         with AirflowClient(state["airflow_url"], *_credentials(state["airflow_credentials_file"])) as api:
             for dag_id in MONITORED:
-                api.wait_for_dag(dag_id, timeout=600)
-                api.unpause(dag_id)  # the others stay paused (paused at creation), so no deployment starts
+                api.wait_for_dag(dag_id, timeout=600)  # every DAG stays paused (paused at creation) until measured
             for dag_id in MONITORED:
+                alone(api, dag_id)
                 if dag_id == "mlops_drift_monitor":
                     write_inference_windows(model_set)  # the monitor reads the last hour only
-                seconds, run_state, states = run_dag(api, dag_id, f"scale-{workers}w-{int(time.time())}")
+                run_id = f"scale-{workers}w-{int(time.time())}"
+                seconds, run_state, states = run_dag(api, dag_id, run_id)
+                api.unpause(dag_id, paused=True)  # its schedule must not fire while the next DAG is measured
                 outcome.makespan[dag_id], outcome.run_state[dag_id], outcome.states[dag_id] = seconds, run_state, states
+                outcome.overlaps += overlapping(api, dag_id, run_id)
                 print(f"  {workers} worker(s): {dag_id} {run_state} in {seconds:.0f} s", flush=True)
         outcome.peak_mb = sampler.stop()
     finally:
@@ -194,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for outcome in outcomes:
         problems = training_problems(model_set, outcome.states.get("mlops_training", {}))
-        ok &= not problems
+        ok &= not problems and not outcome.overlaps
+        for overlap in outcome.overlaps:
+            print(f"{outcome.workers} worker(s): NOT ALONE: {overlap}")
         print(f"{outcome.workers} worker(s): " + ("the broken model failed alone; every other one was promoted"
                                                   if not problems else "; ".join(problems[:10])))
     return 0 if ok else 1

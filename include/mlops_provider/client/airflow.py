@@ -139,10 +139,10 @@ class AirflowClient:
                                    f"follow it at {self.run_url(dag_id, run_id)}")
             time.sleep(poll)
 
-    def unpause(self, dag_id: str) -> None:
-        """Unpause `dag_id`: the scheduler then runs it on its schedule or its assets."""
-        response = self._api("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", json={"is_paused": False})
-        self._raise_for(response, dag_id=dag_id, action="unpause")
+    def unpause(self, dag_id: str, *, paused: bool = False) -> None:
+        """Unpause `dag_id`: the scheduler then runs it on its schedule or its assets (`paused=True`: pause it)."""
+        response = self._api("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", json={"is_paused": paused})
+        self._raise_for(response, dag_id=dag_id, action="pause" if paused else "unpause")
 
     def list_runs(self, dag_id: str) -> list[dict[str, Any]]:
         """The runs of `dag_id` (the API's first page), as Airflow describes them."""

@@ -204,6 +204,9 @@ def test_token_expiry_reads_exp_without_verifying(airflow: FakeAirflow) -> None:
 def test_unpause_patches_the_dag_and_names_a_user_who_may_not(airflow: FakeAirflow, client: AirflowClient) -> None:
     client.unpause(DAG)
     assert airflow.unpaused == {DAG}
+    client.unpause(DAG, paused=True)
+    assert airflow.unpaused == set()
+    client.unpause(DAG)
 
     with AirflowClient(airflow.url, VIEWER, VIEWER_PASSWORD, max_attempts=1) as viewer, \
             pytest.raises(TriggerError, match=f"user 'viewer' may not unpause DAG '{DAG}'"):
