@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,18 @@ def _pids(folder: Path, prefix: str) -> list[int]:
     return [int(json.loads(p.read_text())["pid"]) for p in sorted((folder / "run").glob(f"{prefix}*.pid"))]
 
 
+def moment(value: Any) -> datetime | None:
+    """A time as the Airflow API writes it (ISO 8601, `Z` for UTC); None for a run not started or not ended."""
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+
 def run_dag(api: Any, dag_id: str, run_id: str) -> tuple[float, str, dict[str, str]]:
     """Trigger `dag_id`, wait for its end: (makespan seconds, run state, task states)."""
-    from datetime import datetime
-
     api.trigger(dag_id, {}, dag_run_id=run_id)
     state = api.wait(dag_id, run_id, timeout=RUN_TIMEOUT, poll=5)
     run = api.get_run(dag_id, run_id)
-    start, end = (datetime.fromisoformat(str(run[key]).replace("Z", "+00:00")) for key in ("start_date", "end_date"))
+    start, end = moment(run["start_date"]), moment(run["end_date"])
+    assert start is not None and end is not None, f"run {run_id} ended without a start or end date"
     return (end - start).total_seconds(), state, api.task_states(dag_id, run_id)
 
 
@@ -117,21 +122,16 @@ def alone(api: Any, dag_id: str, timeout: float = 3600) -> None:
 
 def overlapping(api: Any, dag_id: str, run_id: str) -> list[str]:
     """Runs of the measured DAGs other than `run_id` that ran during it (they would share its slots)."""
-    from datetime import datetime
-
-    def moment(value: Any) -> datetime | None:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-
-    ours = next(run for run in api.list_runs(dag_id) if run["dag_run_id"] == run_id)
+    runs = [(other_dag, run) for other_dag in MONITORED for run in api.list_runs(other_dag)]
+    ours = next(run for other_dag, run in runs if other_dag == dag_id and run["dag_run_id"] == run_id)
     start, end = moment(ours["start_date"]), moment(ours["end_date"])
     found = []
-    for other_dag in MONITORED:
-        for run in api.list_runs(other_dag):
-            other_start, other_end = moment(run.get("start_date")), moment(run.get("end_date"))
-            if run["dag_run_id"] == run_id or other_start is None or start is None or end is None:
-                continue
-            if other_start < end and (other_end is None or other_end > start):
-                found.append(f"{other_dag} {run['dag_run_id']} ran during {dag_id} {run_id}")
+    for other_dag, run in runs:
+        other_start, other_end = moment(run.get("start_date")), moment(run.get("end_date"))
+        if run is ours or other_start is None or start is None or end is None:
+            continue
+        if other_start < end and (other_end is None or other_end > start):
+            found.append(f"{other_dag} {run['dag_run_id']} ran during {dag_id} {run_id}")
     return found
 
 
@@ -163,7 +163,7 @@ def measure(model_set: Any, workers: int, folder: Path, concurrency: int | None)
                     write_inference_windows(model_set)  # the monitor reads the last hour only
                 run_id = f"scale-{workers}w-{int(time.time())}"
                 seconds, run_state, states = run_dag(api, dag_id, run_id)
-                api.unpause(dag_id, paused=True)  # its schedule must not fire while the next DAG is measured
+                api.pause(dag_id)  # its schedule must not fire while the next DAG is measured
                 outcome.makespan[dag_id], outcome.run_state[dag_id], outcome.states[dag_id] = seconds, run_state, states
                 outcome.overlaps += overlapping(api, dag_id, run_id)
                 print(f"  {workers} worker(s): {dag_id} {run_state} in {seconds:.0f} s", flush=True)

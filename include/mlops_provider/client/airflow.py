@@ -139,8 +139,15 @@ class AirflowClient:
                                    f"follow it at {self.run_url(dag_id, run_id)}")
             time.sleep(poll)
 
-    def unpause(self, dag_id: str, *, paused: bool = False) -> None:
-        """Unpause `dag_id`: the scheduler then runs it on its schedule or its assets (`paused=True`: pause it)."""
+    def unpause(self, dag_id: str) -> None:
+        """Unpause `dag_id`: the scheduler then runs it on its schedule or its assets."""
+        self._set_paused(dag_id, False)
+
+    def pause(self, dag_id: str) -> None:
+        """Pause `dag_id`: its schedule stops creating runs."""
+        self._set_paused(dag_id, True)
+
+    def _set_paused(self, dag_id: str, paused: bool) -> None:
         response = self._api("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", json={"is_paused": paused})
         self._raise_for(response, dag_id=dag_id, action="pause" if paused else "unpause")
 

@@ -28,11 +28,6 @@ class _LifecycleOperator(ModelOperator):
 
         return every_environment(config, target_kwargs=self.target_kwargs)
 
-    def _registered(self, client: Any, config: ModelConfig) -> bool:
-        from mlops_provider.registry import model_exists
-
-        return model_exists(client, config.name)
-
 
 class ArchiveVersionsOperator(_LifecycleOperator):
     """Archive the versions the model's `lifecycle.archive_after_days` selects: no alias of any kind for that
@@ -48,9 +43,11 @@ class ArchiveVersionsOperator(_LifecycleOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops_provider.lifecycle.archive import ArchiveOutcome, apply_archive_rule
+        from mlops_provider.registry import model_exists
+
         config = self._config()
         with self.hook.fluent() as client:
-            if config.lifecycle.archive_after_days is None or not self._registered(client, config):
+            if config.lifecycle.archive_after_days is None or not model_exists(client, config.name):
                 self.log.info("Model %s: no archive rule, or nothing registered", config.name)
                 return ArchiveOutcome(config.name).to_dict()
             with fail_without_retry():
@@ -74,6 +71,7 @@ class RetirementPhaseOperator(_LifecycleOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from mlops_provider.lifecycle.phases import run_due_phases
         from mlops_provider.operators.alerting import alert
+        from mlops_provider.registry import model_exists
 
         config = self._config()
         if config.lifecycle.retirement is None:
@@ -83,7 +81,7 @@ class RetirementPhaseOperator(_LifecycleOperator):
             alert(self, context, config, kind="lifecycle", summary=summary, details=details)
 
         with self.hook.fluent() as client:
-            if not self._registered(client, config):
+            if not model_exists(client, config.name):
                 self.log.info("Model %s: nothing registered yet; the plan waits", config.name)
                 return {"model": config.name, "ran": []}
             with fail_without_retry():

@@ -204,7 +204,7 @@ def test_token_expiry_reads_exp_without_verifying(airflow: FakeAirflow) -> None:
 def test_unpause_patches_the_dag_and_names_a_user_who_may_not(airflow: FakeAirflow, client: AirflowClient) -> None:
     client.unpause(DAG)
     assert airflow.unpaused == {DAG}
-    client.unpause(DAG, paused=True)
+    client.pause(DAG)
     assert airflow.unpaused == set()
     client.unpause(DAG)
 
